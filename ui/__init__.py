@@ -1,0 +1,1 @@
+"""Desktop dashboard widgets (PySide6), e.g. ``from ui import create_resource_widget``."""
