@@ -1,1 +1,45 @@
-"""Desktop dashboard widgets (PySide6), e.g. ``from ui import create_resource_widget``."""
+"""Desktop dashboard widgets (PySide6), e.g. ``from ui import create_resource_widget``.
+
+Names are imported lazily (PEP 562): ``import ui`` loads nothing; Qt and pyqtgraph load when a
+widget name is first used. The data sources (:mod:`ui.resource_sources`) need no Qt at all.
+Desktop only: nothing under ``utils/`` imports this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Exported name -> module that defines it.
+_EXPORTS: dict[str, str] = {
+    "create_resource_widget": "ui.resource_monitor_widget",
+    "ResourceMonitorWidget": "ui.resource_monitor_widget",
+    "MonitorSource": "ui.resource_sources",
+    "MetricsLogSource": "ui.resource_sources",
+    "ResourceSnapshot": "ui.resource_sources",
+    "ResourceSource": "ui.resource_sources",
+}
+
+if TYPE_CHECKING:  # the same names, eagerly, for type checkers
+    from ui.resource_monitor_widget import ResourceMonitorWidget as ResourceMonitorWidget
+    from ui.resource_monitor_widget import create_resource_widget as create_resource_widget
+    from ui.resource_sources import MetricsLogSource as MetricsLogSource
+    from ui.resource_sources import MonitorSource as MonitorSource
+    from ui.resource_sources import ResourceSnapshot as ResourceSnapshot
+    from ui.resource_sources import ResourceSource as ResourceSource
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        msg = f"module 'ui' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a failure outside our control (network, the LEAN CLI, t
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,12 @@ def command_errors(*, verbose: bool) -> Iterator[None]:
     except ProjectError as error:
         _report(f"[bold red]error:[/] {_escape(str(error))}", verbose=verbose)
         raise SystemExit(error.exit_code) from None
+    except BrokenPipeError:
+        # The reader went away (``... --json | head``): not an error of ours. Point stdout at
+        # devnull so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0) from None
     except KeyboardInterrupt:
         _report("[yellow]interrupted[/]", verbose=False)
         raise SystemExit(130) from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -21,6 +21,9 @@ from utils.node_catalog import DEFAULT_CATALOG, Family, NodeCatalog, NodeSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SETTINGS_PATH = PROJECT_ROOT / "config" / "settings.json"
+# In QuantConnect's cloud there is no config/settings.json (`lean cloud push` uploads source
+# files only): the deploy command ships the validated settings as this generated module.
+DEPLOYED_SETTINGS_MODULE = "utils.deployed_settings"
 
 Pct = Annotated[float, Field(gt=0, le=100)]
 _M = TypeVar("_M", bound=BaseModel)
@@ -129,7 +132,13 @@ class MonitoringSettings(_Frozen):
         default=3, ge=1, le=100, description="Consecutive samples over a level before it raises."
     )
     clear_margin_pct: float = Field(
-        default=5, ge=0, lt=50, description="A level clears this many points below it (hysteresis)."
+        default=5,
+        ge=0,
+        lt=50,
+        description=(
+            "Hysteresis: a raised % level (memory, CPU) clears this many points below it; a "
+            "latency level clears this many percent below it (2500 ms -> 2375 ms)."
+        ),
     )
     stale_after_seconds: float | None = Field(
         default=None,
@@ -148,10 +157,15 @@ class MonitoringSettings(_Frozen):
     history_size: int = Field(
         default=86_400, ge=60, le=1_000_000, description="Samples kept for statistics."
     )
-    warning_action: str = Field(
+    warning_action: Literal["reduce", "log"] = Field(
         default="reduce",
-        pattern="^(reduce|log)$",
         description="On a warning: 'reduce' moves the breaker to REDUCING, 'log' only logs.",
+    )
+    lean_average_samples: int = Field(
+        default=60,
+        ge=2,
+        le=10_000,
+        description="Samples in the LEAN-mirror moving average (LEAN averages its last 60).",
     )
     target_node: str | None = Field(
         default=None,
@@ -168,12 +182,27 @@ class MonitoringSettings(_Frozen):
     )
 
     @model_validator(mode="after")
-    def _target_node_known(self) -> Self:
+    def _consistent(self) -> Self:
+        problems: list[tuple[str, str]] = []
         if self.target_node is not None:
             try:
                 DEFAULT_CATALOG.get(self.target_node)
             except UnknownNodeError as error:
-                _raise_problems([("target_node", str(error))])
+                problems.append(("target_node", str(error)))
+        if self.latency_min_samples > self.latency_window:
+            problems.append((
+                "latency_min_samples",
+                f"{self.latency_min_samples} is more than latency_window ({self.latency_window})"
+                "; latency could never alert",
+            ))  # fmt: skip
+        stale = self.stale_after_seconds
+        if stale is not None and stale <= self.check_interval_seconds:
+            problems.append((
+                "stale_after_seconds",
+                f"{stale:g} must be above check_interval_seconds "
+                f"({self.check_interval_seconds:g}), or every sample would be stale",
+            ))  # fmt: skip
+        _raise_problems(problems)
         return self
 
     @property
@@ -189,7 +218,8 @@ class MemoryModelSettings(_Frozen):
 
     Defaults are the seed's "Memory Requirements Breakdown" (5 chains x 100 contracts,
     10 stocks: 4,750 MB), plus two figures the seed does not give: ``ml_training_mb`` and the
-    backtest/research multipliers (see ``docs/infrastructure/COMPUTE_NODES.md``).
+    backtest/research multipliers (see ``docs/infrastructure/COMPUTE_NODES.md``), and
+    ``unknown_securities_bound``, what the analyzer counts where the code hides a size.
     """
 
     base_overhead_mb: float = Field(default=1100, ge=0, description="LEAN and Python runtime.")
@@ -216,6 +246,12 @@ class MemoryModelSettings(_Frozen):
     )
     research_multiplier: float = Field(
         default=2.5, ge=1, le=20, description="Research node memory / live (history in pandas)."
+    )
+    unknown_securities_bound: int = Field(
+        default=50,
+        ge=1,
+        le=100_000,
+        description="Securities the analyzer counts for a universe or loop of unknown size.",
     )
 
 
@@ -308,10 +344,18 @@ class Settings(_Frozen):
 def load_settings(path: str | Path | None = None) -> Settings:
     """Read and validate a settings file (``config/settings.json`` by default).
 
+    Without ``path`` and without ``config/settings.json`` (a project deployed to QuantConnect),
+    the settings shipped by the deploy command (``utils/deployed_settings.py``) are read,
+    through the same validation.
+
     Raises:
         SettingsError: The file is missing, unreadable, not JSON, or not valid settings.
             Each problem names the JSON path, the value seen and what is allowed.
     """
+    if path is None and not DEFAULT_SETTINGS_PATH.is_file():
+        deployed = _deployed_settings()
+        if deployed is not None:
+            return parse_settings(*deployed)
     settings_path = Path(path) if path is not None else DEFAULT_SETTINGS_PATH
     try:
         text = settings_path.read_text(encoding="utf-8-sig")
@@ -323,6 +367,23 @@ def load_settings(path: str | Path | None = None) -> Settings:
     except (OSError, UnicodeDecodeError) as error:
         raise SettingsError(settings_path, [f"cannot read the file: {error}"]) from None
     return parse_settings(text, settings_path)
+
+
+def _deployed_settings() -> tuple[str, Path] | None:
+    """Return the JSON text and file of the deployed settings module, if there is one."""
+    import importlib
+
+    try:
+        module = importlib.import_module(DEPLOYED_SETTINGS_MODULE)
+    except ModuleNotFoundError as error:
+        if error.name != DEPLOYED_SETTINGS_MODULE:
+            raise
+        return None
+    text = getattr(module, "SETTINGS_JSON", None)
+    where = Path(getattr(module, "__file__", None) or DEPLOYED_SETTINGS_MODULE)
+    if not isinstance(text, str):
+        raise SettingsError(where, ["SETTINGS_JSON is missing; re-run the deploy command"])
+    return text, where
 
 
 def parse_settings(text: str, path: Path | None = None) -> Settings:

@@ -53,3 +53,19 @@ def test_verbose_shows_the_traceback(tmp_path: Path) -> None:
     )
     assert code == 2
     assert "Traceback" in err
+
+
+def test_a_reader_that_goes_away_is_not_an_internal_error() -> None:
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write: every write gets EPIPE
+    done = subprocess.run(
+        [sys.executable, SCRIPT, "--list-nodes", "--json"],
+        stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    os.close(write_end)
+    assert "internal error" not in done.stderr
+    assert done.returncode == 0
