@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 if __package__ in (None, ""):  # run as a file: make the project's packages importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -23,6 +23,12 @@ if __package__ in (None, ""):  # run as a file: make the project's packages impo
 import typer
 
 from utils.cli import command_errors
+
+if TYPE_CHECKING:  # imported where used: --help and --list-nodes stay fast
+    from rich.console import Console
+
+    from utils.deployment import DeployRequest
+    from utils.settings import Settings
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
@@ -151,14 +157,9 @@ def main(
         _deploy(request, settings, as_json=as_json)
 
 
-def _print_catalog(settings: object, console: object, *, as_json: bool) -> None:
-    from rich.console import Console
-
+def _print_catalog(settings: Settings, console: Console, *, as_json: bool) -> None:
     from utils.console_report import catalog_table, node_record
-    from utils.settings import Settings
 
-    assert isinstance(settings, Settings)  # noqa: S101 - narrowing for the type checker
-    assert isinstance(console, Console)  # noqa: S101
     catalog = settings.quantconnect.catalog()
     if as_json:
         print(json.dumps({"nodes": [node_record(n) for n in catalog]}, indent=2))
@@ -166,27 +167,21 @@ def _print_catalog(settings: object, console: object, *, as_json: bool) -> None:
         console.print(catalog_table(catalog))
 
 
-def _print_analysis(algorithm: Path, settings: object, console: object, *, as_json: bool) -> None:
+def _print_analysis(
+    algorithm: Path, settings: Settings, console: Console, *, as_json: bool
+) -> None:
     """Analyse the algorithm and print the recommendations (utils/analysis_report.py)."""
-    from rich.console import Console
-
     from utils.analysis_report import plan_for, print_analysis
-    from utils.settings import Settings
 
-    assert isinstance(settings, Settings)  # noqa: S101 - narrowing for the type checker
-    assert isinstance(console, Console)  # noqa: S101
     print_analysis(plan_for(algorithm, settings), console, as_json=as_json)
 
 
-def _deploy(request: object, settings: object, *, as_json: bool) -> None:
+def _deploy(request: DeployRequest, settings: Settings, *, as_json: bool) -> None:
     """Run the deployment (utils/deployment.py); with --json, print its record on stdout."""
     from rich.console import Console
 
-    from utils.deployment import Deployment, DeployRequest
-    from utils.settings import Settings
+    from utils.deployment import Deployment
 
-    assert isinstance(request, DeployRequest)  # noqa: S101 - narrowing for the type checker
-    assert isinstance(settings, Settings)  # noqa: S101
     console = Console(highlight=False, stderr=as_json)
     result = Deployment(request, settings=settings, console=console).run()
     if as_json:

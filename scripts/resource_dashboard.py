@@ -117,9 +117,12 @@ def main(
             from ui.resource_sources import describe_node
 
             header = describe_node(node.upper())
+        from utils.system_probe import MIN_CPU_INTERVAL_SECONDS
+
+        warmup = max(MIN_CPU_INTERVAL_SECONDS, min(sample_interval, 1.0))  # a CPU figure needs it
         _run_window(
             source, header, monitor, interval=interval, screenshot=screenshot,
-            size=(width, height), warmup=min(sample_interval, 1.0),
+            size=(width, height), warmup=warmup,
         )  # fmt: skip
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -353,15 +354,9 @@ def check_optimizer(context: Context) -> None:
 
 
 # ------------------------------------------------------------------------------ monitor
-def _bytes(value: float | None) -> str:
-    if value is None:
-        return "?"
-    return f"{value / 1024**3:.2f} GB" if value >= 1024**3 else f"{value / 1024**2:.0f} MB"
-
-
 def check_monitor(context: Context) -> None:
     """psutil, the memory limit's source, real samples, a sample's cost, the metrics log."""
-    from utils.resource_monitor import create_resource_monitor
+    from utils.resource_monitor import create_resource_monitor, format_figure
     from utils.system_probe import HostProbe, import_psutil
 
     psutil, why = import_psutil()
@@ -384,7 +379,9 @@ def check_monitor(context: Context) -> None:
         where = f"cgroup v{cgroup.version} memory controller at {cgroup.directory}" + (
             "" if limited else " (no limit set there)"
         )
-    listed = "; ".join(f"{_bytes(limit.value)} from {limit.source}" for limit in limits)
+    listed = "; ".join(
+        f"{format_figure(limit.value, 'bytes')} from {limit.source}" for limit in limits
+    )
     target = context.settings.quantconnect.monitoring.target_node
     also = f"; the monitor also caps it at the target node {target}'s RAM" if target else ""
     if limits:
@@ -418,8 +415,9 @@ def check_monitor(context: Context) -> None:
         )  # fmt: skip
     else:
         memory = (
-            f"memory {second.memory_pct:.1f}% ({_bytes(second.memory_used_bytes)} of "
-            f"{_bytes(second.memory_limit_bytes)}, {second.memory_limit_source})"
+            f"memory {second.memory_pct:.1f}% ({format_figure(second.memory_used_bytes, 'bytes')}"
+            f" of {format_figure(second.memory_limit_bytes, 'bytes')}, "
+            f"{second.memory_limit_source})"
         )
         first_cpu = "warming up" if first.cpu_pct is None else f"{first.cpu_pct:.1f}%"
         second_cpu = "missing" if second.cpu_pct is None else f"{second.cpu_pct:.1f}%"
@@ -550,6 +548,7 @@ def check_breaker(context: Context) -> None:
 
     monitoring = context.settings.quantconnect.monitoring
     path = Path(monitoring.breaker_state_path).absolute()
+    log = Path(monitoring.breaker_log_path).absolute()
     status = read_state_file(path)
     if status is None:
         context.add(
@@ -569,14 +568,14 @@ def check_breaker(context: Context) -> None:
             INTEGRATION, "circuit breaker state", Status.FAIL,
             f"{path}: HALTED since {when} by {status.actor}: {status.reason}. An algorithm "
             "started now comes back HALTED and sends no new orders",
-            _reset_hint(path, Path(monitoring.breaker_log_path).absolute(), status),
+            _reset_hint(path, log, status),
         )  # fmt: skip
     elif status.state is BreakerState.REDUCING:
         context.add(
             INTEGRATION, "circuit breaker state", Status.WARN,
             f"{path}: REDUCING by {status.actor}: {status.reason}; only exposure-reducing "
             "orders until the warning clears or a reset",
-            _reset_hint(path, Path(monitoring.breaker_log_path).absolute(), status),
+            _reset_hint(path, log, status),
         )  # fmt: skip
     else:
         context.add(INTEGRATION, "circuit breaker state", Status.PASS, f"{path}: ACTIVE")
@@ -589,11 +588,12 @@ def _reset_hint(state: Path, log: Path, status: BreakerStatus) -> str:
     after = (
         f" (not before {format_utc(status.reset_not_before)})" if status.reset_not_before else ""
     )
-    command = (
-        "from utils import CircuitBreaker; "
-        f"CircuitBreaker('{state}', '{log}').reset('YOUR NAME', 'WHY')"
+    files = f"--state {shlex.quote(str(state))} --log {shlex.quote(str(log))}"
+    script = "python scripts/circuit_breaker.py"
+    return (
+        f"find out why ({script} status {files}), then reset it{after}, in the project folder: "
+        f'{script} reset {files} --actor "YOUR NAME" --reason "WHY"'
     )
-    return f'find out why, then reset it{after}, in the project folder: python -c "{command}"'
 
 
 class _CriticalProbe:

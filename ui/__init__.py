@@ -1,14 +1,16 @@
 """Desktop dashboard widgets (PySide6), e.g. ``from ui import create_resource_widget``.
 
-Names are imported lazily (PEP 562): ``import ui`` loads nothing; Qt and pyqtgraph load when a
-widget name is first used. The data sources (:mod:`ui.resource_sources`) need no Qt at all.
+Names are imported lazily (PEP 562, :mod:`utils.lazy_exports`): ``import ui`` loads no Qt;
+Qt and pyqtgraph load when a widget name is first used. The data sources
+(:mod:`ui.resource_sources`) need no Qt at all.
 Desktop only: nothing under ``utils/`` imports this package.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from utils.lazy_exports import lazy_exports
 
 # Exported name -> module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -31,15 +33,4 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        msg = f"module 'ui' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -61,7 +61,7 @@ from ui.resource_sources import (
     duration_text,
 )
 from utils.circuit_breaker import BreakerState
-from utils.resource_monitor import HealthState
+from utils.resource_monitor import HealthState, format_figure
 from utils.thresholds import Severity
 
 if TYPE_CHECKING:
@@ -83,8 +83,7 @@ COLOURS: dict[str, str] = {
 }
 _MEMORY_PEN = "#1c7ed6"
 _CPU_PEN = "#7048e8"
-_GB = 1024**3
-_MB = 1024**2
+_MISSING = "–"
 
 _STATE_LEVELS: dict[HealthState, str] = {
     HealthState.HEALTHY: "ok",
@@ -163,22 +162,13 @@ def _bar_level(
     return max(found, key=lambda s: s.rank).value
 
 
-def _bytes(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if value >= _GB:
-        return f"{value / _GB:.2f} GB"
-    return f"{value / _MB:.0f} MB"
-
-
 def _figure(value: float | None, unit: str) -> str:
-    if value is None:
-        return "–"
-    if unit == "pct":
-        return f"{value:.1f}%"
-    if unit == "ms":
-        return f"{value:.0f} ms"
-    return _bytes(value)
+    return format_figure(value, unit, _MISSING)
+
+
+def _levels_text(warning: float, critical: float, unit: str) -> str:
+    """Return e.g. ``"warning 80% · critical 90%"`` (``unit``: ``"%"`` or ``" ms"``)."""
+    return f"warning {warning:g}{unit} · critical {critical:g}{unit}"
 
 
 def _short(message: str) -> str:
@@ -488,24 +478,15 @@ class ResourceMonitorWidget(QWidget):
         memory = latest.memory_pct if latest is not None else None
         cpu = latest.cpu_pct if latest is not None else None
         stale = snap.stale and not snap.warming_up
-        _set_level(
-            self.memory_bar,
-            _bar_level(
-                memory, limits.memory_warning_pct, limits.memory_critical_pct,
-                snap.alert_levels.get("memory"), stale=stale,
-            ),
-        )  # fmt: skip
-        _set_level(
-            self.cpu_bar,
-            _bar_level(
-                cpu, limits.cpu_warning_pct, limits.cpu_critical_pct,
-                snap.alert_levels.get("cpu"), stale=stale,
-            ),
-        )  # fmt: skip
-        levels_memory = (
-            f"warning {limits.memory_warning_pct:g}% · critical {limits.memory_critical_pct:g}%"
-        )
-        levels_cpu = f"warning {limits.cpu_warning_pct:g}% · critical {limits.cpu_critical_pct:g}%"
+        levels_memory = _levels_text(limits.memory_warning_pct, limits.memory_critical_pct, "%")
+        levels_cpu = _levels_text(limits.cpu_warning_pct, limits.cpu_critical_pct, "%")
+        for bar, metric, value, warning, critical in (
+            (self.memory_bar, "memory", memory, limits.memory_warning_pct,
+             limits.memory_critical_pct),
+            (self.cpu_bar, "cpu", cpu, limits.cpu_warning_pct, limits.cpu_critical_pct),
+        ):  # fmt: skip
+            alert = snap.alert_levels.get(metric)
+            _set_level(bar, _bar_level(value, warning, critical, alert, stale=stale))
         if latest is None:
             self._set_bar(self.memory_bar, None, "warming up")
             self._set_bar(self.cpu_bar, None, "warming up")
@@ -515,7 +496,8 @@ class ResourceMonitorWidget(QWidget):
         if memory is None:
             self._set_bar(self.memory_bar, None, "not measured")
         else:
-            text = f"{_bytes(latest.memory_used_bytes)} of {_bytes(latest.memory_limit_bytes)}"
+            used = _figure(latest.memory_used_bytes, "bytes")
+            text = f"{used} of {_figure(latest.memory_limit_bytes, 'bytes')}"
             self._set_bar(self.memory_bar, memory, f"{text} · {memory:.1f}%")
         memory_parts = [f"limit: {latest.memory_limit_source}"]
         if latest.memory_lean_average_pct is not None:
@@ -544,16 +526,10 @@ class ResourceMonitorWidget(QWidget):
 
     def _show_latency(self, snap: ResourceSnapshot) -> None:
         lat, limits = snap.latency, snap.limits
-        level = "unknown"
-        if lat.p95_ms is not None:
-            severity = _value_severity(
-                lat.p95_ms, limits.latency_warning_ms, limits.latency_critical_ms
-            )
-            alert = snap.alert_levels.get("latency")
-            found = [s for s in (severity, alert) if s is not None]
-            level = max(found, key=lambda s: s.rank).value if found else "ok"
-            if snap.stale and not snap.warming_up:
-                level = "stale"
+        level = _bar_level(
+            lat.p95_ms, limits.latency_warning_ms, limits.latency_critical_ms,
+            snap.alert_levels.get("latency"), stale=snap.stale and not snap.warming_up,
+        )  # fmt: skip
         self.latency_label.setProperty("level", level)
         if lat.samples == 0:
             self.latency_label.setText("no broker round trips recorded")
@@ -568,9 +544,7 @@ class ResourceMonitorWidget(QWidget):
         parts.append(f"{lat.timeouts_total} timeout{'' if lat.timeouts_total == 1 else 's'}")
         if lat.samples < lat.min_samples:
             parts.append(f"alerts from {lat.min_samples} samples")
-        parts.append(
-            f"warning {limits.latency_warning_ms:g} ms · critical {limits.latency_critical_ms:g} ms"
-        )
+        parts.append(_levels_text(limits.latency_warning_ms, limits.latency_critical_ms, " ms"))
         self.latency_detail.setText(" · ".join(parts))
 
     def _show_plot(self, snap: ResourceSnapshot) -> None:

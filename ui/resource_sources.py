@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
@@ -40,7 +40,6 @@ from typing import Any, Protocol
 from utils.circuit_breaker import BreakerState, BreakerStatus, read_state_file
 from utils.clock import Clock, SystemClock, parse_utc
 from utils.errors import UnknownNodeError
-from utils.latency import nearest_rank
 from utils.metrics_log import JsonLinesFollower
 from utils.node_catalog import DEFAULT_CATALOG
 from utils.resource_monitor import (
@@ -50,6 +49,8 @@ from utils.resource_monitor import (
     MetricStatistics,
     ResourceMetrics,
     ResourceMonitor,
+    alert_prefix,
+    format_figure,
 )
 from utils.settings import MonitoringSettings, ResourceLimits, Settings
 from utils.thresholds import Severity
@@ -83,6 +84,11 @@ _RULE_WORDS = {
     AlertRule.LEAN_AVERAGE.value: " (LEAN-mirror average)",
     AlertRule.LEAN_PEAK.value: " (LEAN-mirror single sample)",
 }
+
+
+def _alert_words(metric: str, rule: str, severity: Severity) -> str:
+    """Return e.g. ``"memory (LEAN-mirror average) warning"`` for an alert key's parts."""
+    return f"{metric}{_RULE_WORDS.get(rule, f' ({rule})')} {severity.value}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,21 +417,6 @@ def _parse_alert_key(key: str) -> tuple[str, str, Severity] | None:
         return None
 
 
-def summarize(metric: str, values: Iterable[float | None]) -> MetricStatistics:
-    """Return min/max/avg/p95 (nearest rank, as the monitor computes it) of the present values."""
-    present = [v for v in values if v is not None]
-    present.sort()
-    n = len(present)
-    return MetricStatistics(
-        metric=metric,
-        samples=n,
-        min=present[0] if n else None,
-        max=present[-1] if n else None,
-        avg=math.fsum(present) / n if n else None,
-        p95=nearest_rank(present, 95) if n else None,
-    )
-
-
 class MetricsLogSource:
     """Follow a metrics log written by a monitor in another process (across rotation).
 
@@ -538,16 +529,10 @@ class MetricsLogSource:
         metric, rule, severity = parsed
         figure, unit = _RULE_FIGURE.get((metric, rule), ("", ""))
         value = _number(getattr(sample, figure, None)) if figure else None
-        shown = ""
-        if value is not None:
-            shown = f" at {value:.1f}%" if unit == "pct" else f" at {value:.0f} ms"
-        what = f"{metric}{_RULE_WORDS.get(rule, f' ({rule})')} {severity.value}"
-        if raised:
-            critical = severity is Severity.CRITICAL
-            prefix = "RESOURCE WARNING: CRITICAL" if critical else "RESOURCE WARNING:"
-            message = f"{prefix} {what} raised{shown}"
-        else:
-            message = f"RESOURCE OK: {what} cleared{shown}"
+        shown = "" if value is None else f" at {format_figure(value, unit)}"
+        done = "raised" if raised else "cleared"
+        what = _alert_words(metric, rule, severity)
+        message = f"{alert_prefix(severity, raised=raised)} {what} {done}{shown}"
         self._alerts.append(AlertLine(sample.timestamp, severity, raised, metric, message))
 
     def _current_statistics(self) -> tuple[dict[str, MetricStatistics], str]:
@@ -561,7 +546,10 @@ class MetricsLogSource:
             window = [sample for t, sample in self._samples if t >= oldest]
             span = newest - window[0].timestamp.timestamp()
         # Samples were sanitised when read (metrics_from_record): a figure is a number or None.
-        result = {name: summarize(name, map(attrgetter(name), window)) for name in HISTORY_METRICS}
+        result = {
+            name: MetricStatistics.of(name, map(attrgetter(name), window))
+            for name in HISTORY_METRICS
+        }
         label = _window_text(len(window), span)
         self._statistics = (self._received, result, label)
         return result, label
@@ -575,18 +563,11 @@ class MetricsLogSource:
         except FileNotFoundError:
             self._breaker_key = None
             return BreakerStatus(
-                state=BreakerState.ACTIVE, since=None, tripped_at=None,
-                reason=f"no state file at {path}: never tripped", actor=None, metric=None,
-                value=None, threshold=None, unit=None, reset_not_before=None, sequence=0,
-                load_error=None,
-            )  # fmt: skip
+                BreakerState.ACTIVE, reason=f"no state file at {path}: never tripped"
+            )
         except OSError as error:
-            return BreakerStatus(
-                state=BreakerState.HALTED, since=None, tripped_at=None,
-                reason=f"cannot read {path}: {error}", actor=None, metric=None, value=None,
-                threshold=None, unit=None, reset_not_before=None, sequence=0,
-                load_error=f"cannot read {path}: {error}",
-            )  # fmt: skip
+            problem = f"cannot read {path}: {error}"
+            return BreakerStatus(BreakerState.HALTED, reason=problem, load_error=problem)
         key = (status.st_ino, status.st_mtime_ns, status.st_size)
         if key != self._breaker_key:
             self._breaker = read_state_file(path)
@@ -612,22 +593,16 @@ class MetricsLogSource:
             now = self._clock.now()
             age = max(0.0, (now - latest.timestamp).total_seconds())
             stale = age > stale_after
-            levels = {}
-            for key in latest.alerts_active:
-                parsed = _parse_alert_key(key)
-                if parsed is not None:
-                    _worst(levels, parsed[0], parsed[2])
             if stale:
                 reasons.append(
                     f"last sample {duration_text(age)} ago (stale after {stale_after:g} s): "
                     "is the algorithm still running?"
                 )
-            for key in latest.alerts_active:
-                parsed = _parse_alert_key(key)
-                if parsed is not None:
-                    metric, rule, severity = parsed
-                    words = _RULE_WORDS.get(rule, f" ({rule})")
-                    reasons.append(f"{metric}{words} {severity.value} active")
+            levels = {}
+            for parsed in filter(None, map(_parse_alert_key, latest.alerts_active)):
+                metric, rule, severity = parsed
+                _worst(levels, metric, severity)
+                reasons.append(f"{_alert_words(metric, rule, severity)} active")
             if latest.missing_metrics:
                 reasons.append(f"missing from the last sample: {', '.join(latest.missing_metrics)}")
             state = latest.health_state

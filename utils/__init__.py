@@ -7,8 +7,9 @@ LEAN loads only the runtime modules it needs, and the command-line tools start f
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from utils.lazy_exports import lazy_exports
 
 # Exported name -> module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -145,15 +146,4 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        msg = f"module 'utils' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

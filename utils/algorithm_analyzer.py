@@ -48,9 +48,9 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from utils.errors import AnalysisError
 from utils.node_optimizer import MAX_COUNT, RESOLUTIONS, AlgorithmRequirements, SourceLine
@@ -253,34 +253,20 @@ STRATEGY_LEGS = {
     "box_spread": 4,
     "jelly_roll": 4,
 }
-#: Filters that narrow by value (Greeks, liquidity): they can only remove contracts.
-NARROWING_FILTERS = frozenset(
-    {
-        "delta",
-        "d",
-        "gamma",
-        "g",
-        "theta",
-        "t",
-        "vega",
-        "v",
-        "rho",
-        "r",
-        "implied_volatility",
-        "iv",
-        "open_interest",
-        "oi",
-        "volume",
-        "in_range",
-        "strikes_above",
-        "strikes_below",
-        "expiring_after",
-        "expiring_before",
-    }
-)
 GREEK_FILTERS = frozenset(
     {"delta", "d", "gamma", "g", "theta", "t", "vega", "v", "rho", "r", "implied_volatility", "iv"}
 )
+#: Filters that narrow by value (Greeks, liquidity): they can only remove contracts.
+NARROWING_FILTERS = GREEK_FILTERS | {
+    "open_interest",
+    "oi",
+    "volume",
+    "in_range",
+    "strikes_above",
+    "strikes_below",
+    "expiring_after",
+    "expiring_before",
+}
 NEUTRAL_FILTERS = frozenset(
     {
         "only_apply_filter_at_market_open",
@@ -379,121 +365,88 @@ class _Unknown:
 _UNKNOWN = _Unknown()
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _Days:
-    __slots__ = ("days",)
-
-    def __init__(self, days: float) -> None:
-        self.days = days
+    days: float
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _Res:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
+    name: str
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _SecType:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
+    name: str
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _Symbol:
-    __slots__ = ("security_type", "ticker")
-
-    def __init__(self, ticker: str | None, security_type: str | None) -> None:
-        self.ticker = ticker
-        self.security_type = security_type
+    ticker: str | None
+    security_type: str | None
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _Bounded:
     """A sequence of unknown items, at most ``n`` of them (``tickers[:n]``)."""
 
-    __slots__ = ("n",)
-
-    def __init__(self, n: int) -> None:
-        self.n = n
+    n: int
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _DictValue:
-    __slots__ = ("items",)
-
-    def __init__(self, items: tuple[tuple[object, object], ...]) -> None:
-        self.items = items
+    items: tuple[tuple[object, object], ...]
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _UniverseSize:
-    __slots__ = ("kind", "note", "size")
-
-    def __init__(self, size: int | None, kind: str, note: str) -> None:
-        self.size = size
-        self.kind = kind
-        self.note = note
+    size: int | None
+    kind: str
+    note: str
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _External:
     """A name from outside the project (LEAN's classes, an imported library)."""
 
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
+    name: str
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _ExternalObject:
     """An instance of an outside class, e.g. ``OptionUniverseSelectionModel(...)``."""
 
-    __slots__ = ("args", "name")
-
-    def __init__(self, name: str, args: list[object]) -> None:
-        self.name = name
-        self.args = args
+    name: str
+    args: list[object]
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _ModuleRef:
-    __slots__ = ("module",)
-
-    def __init__(self, module: _Module) -> None:
-        self.module = module
+    module: _Module
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _ClassRef:
-    __slots__ = ("cls",)
-
-    def __init__(self, cls: _Class) -> None:
-        self.cls = cls
+    cls: _Class
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _Instance:
-    __slots__ = ("attrs", "base_args", "cls")
-
-    def __init__(self, cls: _Class) -> None:
-        self.cls = cls
-        self.attrs: dict[str, object] = {}
-        self.base_args: tuple[object, ...] = ()
+    cls: _Class
+    attrs: dict[str, object] = field(default_factory=dict)
+    base_args: tuple[object, ...] = ()
 
 
 FunctionNode: TypeAlias = ast.FunctionDef | ast.AsyncFunctionDef
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _Callable:
-    __slots__ = ("bound", "closure", "module", "node", "owner")
-
-    def __init__(
-        self,
-        node: FunctionNode | ast.Lambda,
-        module: _Module,
-        owner: _Class | None,
-        bound: _Instance | None = None,
-        closure: dict[str, object] | None = None,
-    ) -> None:
-        self.node = node
-        self.module = module
-        self.owner = owner
-        self.bound = bound
-        self.closure = closure
+    node: FunctionNode | ast.Lambda
+    module: _Module
+    owner: _Class | None
+    bound: _Instance | None = None
+    closure: dict[str, object] | None = None
 
     @property
     def name(self) -> str:
@@ -507,80 +460,52 @@ class _Callable:
             names = names[1:]
         return names
 
+    def scope(self) -> dict[str, object]:
+        """Return what the body sees before its parameters: the closure, ``self`` if bound."""
+        env = dict(self.closure or {})
+        if self.bound is not None:
+            first = [*self.node.args.posonlyargs, *self.node.args.args][:1]
+            env.update({p.arg: self.bound for p in first})
+        return env
 
+
+@dataclass(slots=True, eq=False, repr=False)
 class _Estimate:
     """Contracts per chain from the filter model."""
 
-    __slots__ = ("contracts", "exact", "model")
-
-    def __init__(self, contracts: int, exact: bool, model: str) -> None:
-        self.contracts = contracts
-        self.exact = exact
-        self.model = model
+    contracts: int
+    exact: bool
+    model: str
 
 
+@dataclass(slots=True, eq=False, repr=False, kw_only=True)
 class _Site:
     """One subscription line met while walking (tallied at the end)."""
 
-    __slots__ = (
-        "alias",
-        "asset",
-        "dynamic",
-        "estimate",
-        "factor",
-        "filter_source",
-        "from_universe",
-        "kind",
-        "loop_id",
-        "resolution",
-        "size",
-        "size_note",
-        "source",
-        "target",
-        "ticker",
-        "underlying_asset",
-        "unknown",
-    )
-
-    def __init__(
-        self,
-        *,
-        kind: str,
-        asset: str,
-        ticker: str | None,
-        factor: int,
-        unknown: str | None,
-        loop_id: int | None,
-        dynamic: bool,
-        resolution: str | None,
-        source: SourceLine,
-    ) -> None:
-        self.kind = kind  # security | chain | contract | universe
-        self.asset = asset
-        self.ticker = ticker
-        self.factor = factor
-        self.unknown = unknown
-        self.loop_id = loop_id
-        self.dynamic = dynamic
-        self.resolution = resolution
-        self.source = source
-        self.target: str | None = None
-        self.underlying_asset = "equity"
-        self.estimate: _Estimate | None = None
-        self.filter_source: SourceLine | None = None
-        self.size: int | None = None
-        self.size_note = ""
-        self.from_universe = False
-        self.alias: tuple[int, str] | None = None  # the variable holding an unknown ticker
+    kind: str  # security | chain | contract | universe
+    asset: str
+    ticker: str | None
+    factor: int
+    unknown: str | None
+    loop_id: int | None
+    dynamic: bool
+    resolution: str | None
+    source: SourceLine
+    target: str | None = None
+    underlying_asset: str = "equity"
+    estimate: _Estimate | None = None
+    filter_source: SourceLine | None = None
+    size: int | None = None
+    size_note: str = ""
+    from_universe: bool = False
+    alias: tuple[int, str] | None = None  # the variable holding an unknown ticker
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _Handle:
     """What ``add_*`` returns: the subscription, so ``.set_filter`` and ``.symbol`` can follow."""
 
-    __slots__ = ("site",)
-
-    def __init__(self, site: _Site) -> None:
-        self.site = site
+    site: _Site
 
 
 Value: TypeAlias = object
@@ -591,24 +516,15 @@ Value: TypeAlias = object
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _Class:
-    __slots__ = ("attributes", "bases", "methods", "module", "mro", "name", "node")
-
-    def __init__(
-        self,
-        name: str,
-        node: ast.ClassDef,
-        module: _Module,
-        methods: dict[str, FunctionNode],
-        attributes: dict[str, ast.expr],
-    ) -> None:
-        self.name = name
-        self.node = node
-        self.module = module
-        self.methods = methods
-        self.attributes = attributes
-        self.bases: list[_Class | str] | None = None
-        self.mro: list[_Class] | None = None
+    name: str
+    node: ast.ClassDef
+    module: _Module
+    methods: dict[str, FunctionNode]
+    attributes: dict[str, ast.expr]
+    bases: list[_Class | str] | None = None
+    mro: list[_Class] | None = None
 
 
 class _Module:
@@ -627,7 +543,7 @@ class _Module:
         self.external: dict[str, str] = {}  # local name -> imported name
         self.import_lines: dict[str, int] = {}
         self._lines: list[str] | None = None
-        self.docstrings: list[tuple[int, int]] = []  # line ranges (component names not read)
+        self._docstrings: list[tuple[int, int]] | None = None
 
     @property
     def lines(self) -> list[str]:
@@ -635,6 +551,12 @@ class _Module:
         if self._lines is None:
             self._lines = _LINE_BREAK.split(self.text)
         return self._lines
+
+    def in_docstring(self, line: int) -> bool:
+        """Return whether ``line`` is inside a docstring (read only when evidence is found)."""
+        if self._docstrings is None:
+            self._docstrings = _docstring_lines(self.tree)
+        return any(first <= line <= last for first, last in self._docstrings)
 
     def source(self, node: ast.AST | int, note: str = "") -> SourceLine:
         """Return the source line of ``node`` (a statement spanning lines is joined)."""
@@ -710,7 +632,6 @@ class _Project:
         self.order.append(module)
         for node in tree.body:
             self._index(module, node)
-        module.docstrings = _docstring_lines(tree)
         return module
 
     def find(self, name: str) -> _Module | None:
@@ -897,67 +818,26 @@ class AlgorithmAnalyzer:
             raise AnalysisError(main, "too deeply nested to analyse") from None
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _Frame:
     """Where the walker is: module, class, ``self``, locals, and how often this code runs."""
 
-    __slots__ = (
-        "depth",
-        "dynamic",
-        "env",
-        "factor",
-        "loop_id",
-        "module",
-        "owner",
-        "pure",
-        "returns",
-        "self_value",
-        "unknown",
-    )
+    module: _Module
+    _: KW_ONLY
+    owner: _Class | None = None
+    self_value: _Instance | None = None
+    env: dict[str, Value] = field(default_factory=dict)
+    factor: int = 1
+    unknown: str | None = None
+    loop_id: int | None = None
+    dynamic: bool = False
+    pure: bool = False
+    depth: int = 0
+    returns: list[Value] = field(default_factory=list)
 
-    def __init__(
-        self,
-        module: _Module,
-        *,
-        owner: _Class | None = None,
-        self_value: _Instance | None = None,
-        env: dict[str, Value] | None = None,
-        factor: int = 1,
-        unknown: str | None = None,
-        loop_id: int | None = None,
-        dynamic: bool = False,
-        pure: bool = False,
-        depth: int = 0,
-    ) -> None:
-        self.module = module
-        self.owner = owner
-        self.self_value = self_value
-        self.env: dict[str, Value] = {} if env is None else env
-        self.factor = factor
-        self.unknown = unknown
-        self.loop_id = loop_id
-        self.dynamic = dynamic
-        self.pure = pure
-        self.depth = depth
-        self.returns: list[Value] = []
-
-    def derive(self, **changes: object) -> _Frame:
-        """Return a frame sharing these locals, with some fields changed."""
-        frame = _Frame(
-            self.module,
-            owner=self.owner,
-            self_value=self.self_value,
-            env=self.env,
-            factor=self.factor,
-            unknown=self.unknown,
-            loop_id=self.loop_id,
-            dynamic=self.dynamic,
-            pure=self.pure,
-            depth=self.depth,
-        )
-        frame.returns = self.returns
-        for key, value in changes.items():
-            setattr(frame, key, value)
-        return frame
+    def derive(self, **changes: Any) -> _Frame:
+        """Return a frame sharing these locals and returns, with some fields changed."""
+        return replace(self, **changes)
 
 
 class _Run:
@@ -975,7 +855,6 @@ class _Run:
         self.expansions_left = _EXPANSION_BUDGET
         self.loop_count = 0
         self.instances: list[_Instance] = []
-        self.scanned: set[str] = set()
         self.const_cache: dict[tuple[str, str], Value] = {}
         self.evidence: dict[str, list[SourceLine]] = {}
         self.findings: dict[str, list[Finding]] = {
@@ -992,20 +871,18 @@ class _Run:
     def run(self) -> AlgorithmRequirements:
         main = self.project.load("__main__", self.project.root / self.main_path.name)
         algorithm = self._algorithm_class(main)
-        self.algorithm = algorithm
         for module in list(self.project.order):
             self._scan(module)
         self._mark_project_calls()
         instance = _Instance(algorithm)
         self.instances.append(instance)
-        entry = self._method(algorithm, ("initialize", "Initialize"))
-        if entry is None:
+        initialize = self._method(algorithm, ("initialize", "Initialize"), bound=instance)
+        if initialize is None:
             self.notes.append(
                 f"{algorithm.name} defines no initialize(): nothing subscribed at start"
             )
         else:
-            node, owner = entry
-            self._invoke(_Callable(node, owner.module, owner, bound=instance), [], {}, _Frame(main))
+            self._invoke(initialize, [], {}, _Frame(main))
         self._walk_the_rest()
         for module in list(self.project.order):  # files first imported inside functions
             self._scan(module)
@@ -1130,8 +1007,14 @@ class _Run:
         return {b for c in self._mro(cls) for b in self._bases(c) if isinstance(b, str)}
 
     def _method(
-        self, cls: _Class, names: Sequence[str], after: _Class | None = None
-    ) -> tuple[FunctionNode, _Class] | None:
+        self,
+        cls: _Class,
+        names: Sequence[str],
+        *,
+        bound: _Instance | None = None,
+        after: _Class | None = None,
+    ) -> _Callable | None:
+        """Return the first of ``names`` defined along ``cls``'s MRO (past ``after``)."""
         mro = self._mro(cls)
         if after is not None:
             index = next((i for i, c in enumerate(mro) if c is after), len(mro))
@@ -1139,7 +1022,7 @@ class _Run:
         for klass in mro:
             for name in names:
                 if name in klass.methods:
-                    return klass.methods[name], klass
+                    return _Callable(klass.methods[name], klass.module, klass, bound=bound)
         return None
 
     def _class_attribute(self, cls: _Class, name: str, depth: int) -> Value:
@@ -1157,9 +1040,8 @@ class _Run:
         records (history, schedule, training, ...), nested imports, Greeks, LLM endpoints, CUDA
         and the names of the seed's components. Matches inside comments are ignored.
         """
-        if module.name in self.scanned:
+        if module.name in self.interesting_lines:  # scanned already
             return
-        self.scanned.add(module.name)
         self._scan_imports(module)
         text = module.text
         positions = [m.start() for m in _CALLS.finditer(text)]
@@ -1181,9 +1063,9 @@ class _Run:
         text = module.text
         line_start = text.rfind("\n", 0, start) + 1
         if "#" in text[line_start:start]:
-            return  # in a comment (or after a '#' in a string: rare, and shown anyway)
+            return  # in a comment (or after a "#" in a string on the line: rare, then missed)
         line = text.count("\n", 0, start) + 1
-        if any(first <= line <= last for first, last in module.docstrings):
+        if module.in_docstring(line):
             return
         found = text[start:end]
         if topic == "greeks":
@@ -1222,31 +1104,19 @@ class _Run:
                 self._finding("llm", f"{provider} API client ({key})", module.source(line))
                 break
 
-    def _history(
-        self, module: _Module, node: ast.Call, args: list[Value], keywords: dict[str, Value]
+    def _sized_finding(
+        self, kind: str, module: _Module, node: ast.Call, amount: Value, values: Iterable[Value]
     ) -> None:
-        periods = keywords.get("periods", args[1] if len(args) > 1 else _UNKNOWN)
+        """Record a history request or warm-up, in bars or days when the code shows them."""
         size: int | None = None
-        what = "history request"
-        if type(periods) is int:
-            size, what = periods, f"history of {periods:,} bars"
-        elif isinstance(periods, _Days):
-            size, what = int(periods.days), f"history of {periods.days:g} days"
-        resolution = _resolution_of([*args, *keywords.values()])
+        what = "history request" if kind == "history" else kind
+        if type(amount) is int:
+            size, what = amount, f"{kind} of {amount:,} bars"
+        elif isinstance(amount, _Days):
+            size, what = int(amount.days), f"{kind} of {amount.days:g} days"
+        resolution = _resolution_of(values)
         what += f" ({resolution})" if resolution else ""
-        self._finding("history", what, module.source(node), size)
-
-    def _warm_up(self, module: _Module, node: ast.Call, args: list[Value]) -> None:
-        first = args[0] if args else _UNKNOWN
-        size: int | None = None
-        what = "warm-up"
-        if type(first) is int:
-            size, what = first, f"warm-up of {first:,} bars"
-        elif isinstance(first, _Days):
-            size, what = int(first.days), f"warm-up of {first.days:g} days"
-        resolution = _resolution_of(args)
-        what += f" ({resolution})" if resolution else ""
-        self._finding("warm-up", what, module.source(node), size)
+        self._finding(kind, what, module.source(node), size)
 
     def _schedule(self, module: _Module, node: ast.Call, label: str) -> None:
         rules = ", ".join(s for s in (_segment(module, a) for a in node.args[:2]) if s)
@@ -1266,9 +1136,7 @@ class _Run:
             found.append(Finding(kind=kind, summary=summary, source=source, size=size))
 
     def _evidence(self, topic: str, source: SourceLine) -> None:
-        lines = self.evidence.setdefault(topic, [])
-        if len(lines) < 8 and all((s.file, s.line) != (source.file, source.line) for s in lines):
-            lines.append(source)
+        _add_line(self.evidence.setdefault(topic, []), source, limit=8)
 
     # -- names and constants ------------------------------------------------------------------
 
@@ -1281,7 +1149,8 @@ class _Run:
         depth: int = 0,
     ) -> Value:
         """Evaluate ``node`` without side effects (constants, class attributes, literals)."""
-        return self._expr(node, _Frame(module, owner=owner, env=env, pure=True, depth=depth))
+        scope = {} if env is None else env
+        return self._expr(node, _Frame(module, owner=owner, env=scope, pure=True, depth=depth))
 
     def _lookup(self, name: str, frame: _Frame) -> Value:
         if name in frame.env:
@@ -1319,15 +1188,11 @@ class _Run:
         if isinstance(base, _Instance):
             if name in base.attrs:
                 return base.attrs[name]
-            found = self._method(base.cls, (name,))
-            if found is not None:
-                return _Callable(found[0], found[1].module, found[1], bound=base)
-            return self._class_attribute(base.cls, name, frame.depth)
+            method = self._method(base.cls, (name,), bound=base)
+            return method or self._class_attribute(base.cls, name, frame.depth)
         if isinstance(base, _ClassRef):
-            found = self._method(base.cls, (name,))
-            if found is not None:
-                return _Callable(found[0], found[1].module, found[1])
-            return self._class_attribute(base.cls, name, frame.depth)
+            method = self._method(base.cls, (name,))
+            return method or self._class_attribute(base.cls, name, frame.depth)
         if isinstance(base, _ModuleRef):
             return self._global(base.module, name, frame.depth + 1)
         if isinstance(base, _Handle) and snake(name) == "symbol":
@@ -1353,11 +1218,10 @@ class _Run:
             return _UNKNOWN
         self.calls_left -= 1
         self.walked.add(key)
-        env: dict[str, Value] = dict(target.closure) if target.closure else {}
+        env = target.scope()
         spec = node.args
         positional = [*spec.posonlyargs, *spec.args]
-        if target.bound is not None and positional:
-            env[positional[0].arg] = target.bound
+        if target.bound is not None:
             positional = positional[1:]
         values = args or []
         first_default = len(positional) - len(spec.defaults)
@@ -1380,14 +1244,18 @@ class _Run:
         for rest in (spec.vararg, spec.kwarg):
             if rest is not None:
                 env[rest.arg] = _UNKNOWN
-        frame = caller.derive(
-            module=target.module,
+        frame = _Frame(  # how often the body runs is the caller's
+            target.module,
             owner=target.owner,
             self_value=target.bound,
             env=env,
+            factor=caller.factor,
+            unknown=caller.unknown,
+            loop_id=caller.loop_id,
+            dynamic=caller.dynamic,
+            pure=caller.pure,
             depth=caller.depth + 1,
         )
-        frame.returns = []
         self.stack.append(key)
         try:
             if isinstance(node, ast.Lambda):
@@ -1781,12 +1649,11 @@ class _Run:
         instance = frame.self_value
         if instance is None or frame.owner is None:
             return _UNKNOWN
-        found = self._method(instance.cls, (name,), after=frame.owner)
-        if found is None:
+        callee = self._method(instance.cls, (name,), bound=instance, after=frame.owner)
+        if callee is None:
             if name == "__init__":  # a LEAN base class: remember its arguments (selection models)
                 instance.base_args = tuple(args)
             return _UNKNOWN
-        callee = _Callable(found[0], found[1].module, found[1], bound=instance)
         return self._invoke(callee, args, keywords, frame)
 
     def _instantiate(
@@ -1794,12 +1661,11 @@ class _Run:
     ) -> Value:
         instance = _Instance(cls)
         self.instances.append(instance)
-        init = self._method(cls, ("__init__",))
+        init = self._method(cls, ("__init__",), bound=instance)
         if init is None:
             instance.base_args = tuple(args)
         else:
-            callee = _Callable(init[0], init[1].module, init[1], bound=instance)
-            self._invoke(callee, args, keywords, frame)
+            self._invoke(init, args, keywords, frame)
         return instance
 
     # -- LEAN's API ------------------------------------------------------------------------------
@@ -1866,9 +1732,10 @@ class _Run:
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else norm
         if norm == "history":
-            self._history(module, node, args, keywords)
+            periods = keywords.get("periods", args[1] if len(args) > 1 else _UNKNOWN)
+            self._sized_finding("history", module, node, periods, [*args, *keywords.values()])
         elif norm in ("set_warm_up", "set_warmup"):
-            self._warm_up(module, node, args)
+            self._sized_finding("warm-up", module, node, args[0] if args else _UNKNOWN, args)
         elif norm == "on":
             if isinstance(func, ast.Attribute) and _tail(func.value) == "schedule":
                 self._schedule(module, node, "scheduled event")
@@ -2002,20 +1869,16 @@ class _Run:
             bases = self._outside_bases(model.cls)
             if "OptionUniverseSelectionModel" in bases:
                 selector = model.base_args[1] if len(model.base_args) > 1 else _UNKNOWN
-                found = self._method(model.cls, ("filter", "Filter"))
-                option_filter = (
-                    _Callable(found[0], found[1].module, found[1], bound=model) if found else None
-                )
+                option_filter = self._method(model.cls, ("filter", "Filter"), bound=model)
                 return self._option_universe(node, selector, option_filter, frame)
-            found = self._method(
+            select = self._method(
                 model.cls,
                 ("select", "Select", "select_fine", "SelectFine", "select_coarse", "SelectCoarse"),
+                bound=model,
             )
             size, note = None, "selection not read"
-            if found is not None:
-                size, note = self._selection_size(
-                    _Callable(found[0], found[1].module, found[1], bound=model)
-                )
+            if select is not None:
+                size, note = self._selection_size(select)
             return _Handle(
                 self._universe(node, frame, f"selection model {model.cls.name}", size, note)
             )
@@ -2051,10 +1914,7 @@ class _Run:
             if isinstance(node, ast.Lambda)
             else [r.value for r in _flat(body) if isinstance(r, ast.Return) and r.value is not None]
         )
-        env: dict[str, Value] = dict(target.closure or {})
-        if target.bound is not None:
-            first = [*node.args.posonlyargs, *node.args.args][:1]
-            env.update({p.arg: target.bound for p in first})
+        env = target.scope()
         assigned = {
             t.id: s.value
             for s in _flat(body)
@@ -2166,9 +2026,7 @@ class _Run:
         if not parameters:
             return self._unknown_filter(f"{target.name}() takes no universe")
         node = target.node
-        env: dict[str, Value] = dict(target.closure or {})
-        if target.bound is not None:
-            env.update({p.arg: target.bound for p in [*node.args.posonlyargs, *node.args.args][:1]})
+        env = target.scope()
         env.pop(parameters[0], None)
         chains = (
             [_chain_ops(node.body, {parameters[0]: []})]
@@ -2223,9 +2081,6 @@ class _Run:
         return _build_estimate(
             strikes=strikes,
             window=window,
-            weekly=False,
-            rights=2,
-            expiries=None,
             underlying=site.target or site.ticker,
             bound=self.a.max_contracts_per_chain,
             how="set_filter()",
@@ -2360,7 +2215,7 @@ class _Run:
             return _Estimate(
                 1, exact=False, model="future filter not read: the continuous contract only"
             )
-        count = _monthly_expiries(*window)
+        count = _expiries(*window, 28)
         return _Estimate(
             count,
             exact=True,
@@ -2388,9 +2243,7 @@ class _Tally:
         self.chain_loops = {s.loop_id for s in run.sites if s.kind == "chain" and s.loop_id}
 
     def cite(self, field_name: str, source: SourceLine) -> None:
-        lines = self.sources.setdefault(field_name, [])
-        if len(lines) < 12 and all((s.file, s.line) != (source.file, source.line) for s in lines):
-            lines.append(source)
+        _add_line(self.sources.setdefault(field_name, []), source, limit=12)
 
     def count(self, site: _Site) -> tuple[int, bool, str]:
         """Return how many subscriptions a line makes: (count, exact, how)."""
@@ -2437,17 +2290,7 @@ class _Tally:
             if site.kind == "security":
                 self._security(site, count, exact, how)
             elif site.kind == "contract":
-                self.contracts.append(
-                    Subscription(
-                        asset=site.asset,
-                        ticker=site.ticker,
-                        count=count,
-                        exact=exact,
-                        resolution=site.resolution,
-                        source=site.source,
-                        note=how,
-                    )
-                )
+                self.contracts.append(_subscription(site, site.asset, count, exact, how))
             elif site.kind == "universe":
                 self._universe(site, count, exact)
             else:
@@ -2513,18 +2356,7 @@ class _Tally:
             note = "; ".join(x for x in (how, site.estimate.model) if x)
             if site.filter_source is not None:
                 self.cite("num_securities", site.filter_source)
-        self.add_security(
-            Subscription(
-                asset=site.asset,
-                ticker=site.ticker,
-                count=count,
-                exact=exact,
-                resolution=site.resolution,
-                source=site.source,
-                note=note,
-            ),
-            site.alias,
-        )
+        self.add_security(_subscription(site, site.asset, count, exact, note), site.alias)
 
     def _universe(self, site: _Site, count: int, exact: bool) -> None:
         size = site.size
@@ -2549,16 +2381,7 @@ class _Tally:
         )
 
     def _chain(self, site: _Site, count: int, exact: bool, how: str) -> None:
-        estimate = site.estimate or _build_estimate(
-            strikes=DEFAULT_STRIKES,
-            window=DEFAULT_EXPIRY_DAYS,
-            weekly=False,
-            rights=2,
-            expiries=None,
-            underlying=site.target or site.ticker,
-            bound=self.a.max_contracts_per_chain,
-            how="LEAN's default filter",
-        )
+        estimate = site.estimate or _LEAN_DEFAULT_FILTER
         if site.asset == "universe options" and site.ticker is None:
             if site.size is not None:
                 count, exact, how = min(site.size * count, _CAP), exact, site.size_note
@@ -2589,34 +2412,17 @@ class _Tally:
             key = (site.asset, site.ticker.upper(), (site.target or "").upper())
             self.chains.setdefault(key, chain)
             if site.underlying_asset != "future":  # a future option's future is counted already
-                self.add_security(
-                    Subscription(
-                        asset=site.underlying_asset,
-                        ticker=site.ticker,
-                        count=1,
-                        exact=True,
-                        resolution=site.resolution,
-                        source=site.source,
-                        note="option underlying",
-                    ),
-                    None,
+                underlying = _subscription(
+                    site, site.underlying_asset, 1, True, "option underlying"
                 )
+                self.add_security(underlying, None)
             return
         self.unnamed_chains.append(chain)
         # A universe's members are counted with the universe, a future option's future already.
         if not site.from_universe and site.underlying_asset != "future":
-            self.add_security(
-                Subscription(
-                    asset=site.underlying_asset,
-                    ticker=None,
-                    count=count,
-                    exact=exact,
-                    resolution=site.resolution,
-                    source=site.source,
-                    note="option underlying, one per chain",
-                ),
-                site.alias,
-            )
+            note = "option underlying, one per chain"
+            underlying = _subscription(site, site.underlying_asset, count, exact, note)
+            self.add_security(underlying, site.alias)
 
     def _limit_warnings(self, chains: list[OptionChain], num_chains: int) -> None:
         if num_chains > self.a.max_option_chains:
@@ -2711,6 +2517,19 @@ class _Tally:
 # --------------------------------------------------------------------------------------------
 
 
+def _subscription(site: _Site, asset: str, count: int, exact: bool, note: str) -> Subscription:
+    """Return the subscription of ``asset`` that ``site``'s line makes."""
+    return Subscription(
+        asset=asset,
+        ticker=site.ticker,
+        count=count,
+        exact=exact,
+        resolution=site.resolution,
+        source=site.source,
+        note=note,
+    )
+
+
 class _NotBuiltin:
     __slots__ = ()
 
@@ -2744,12 +2563,12 @@ def _build_estimate(
     *,
     strikes: tuple[int, int] | None,
     window: tuple[float, float] | None,
-    weekly: bool,
-    rights: int,
-    expiries: int | None,
     underlying: str | None,
     bound: int,
     how: str,
+    weekly: bool = False,
+    rights: int = 2,
+    expiries: int | None = None,
     halve_strikes: bool = False,
 ) -> _Estimate:
     """Apply the model: strikes x expiries x rights (documented in the module docstring)."""
@@ -2773,20 +2592,26 @@ def _build_estimate(
         assert window is not None  # noqa: S101 - both None returned above
         first, last = window
         if not weekly:
-            expiry_count, kind = _monthly_expiries(first, last), "standard (monthly) expiries"
+            expiry_count, kind = _expiries(first, last, 28), "standard (monthly) expiries"
         elif (underlying or "").upper() in DAILY_EXPIRY_UNDERLYINGS:
             expiry_count, kind = _daily_expiries(first, last), "expiries (one every weekday)"
         else:
-            expiry_count, kind = _weekly_expiries(first, last), "weekly expiries"
+            expiry_count, kind = _expiries(first, last, 7), "weekly expiries"
         if expiry_count == 1:
             kind = kind.replace("expiries", "expiry")
         expiry_text = f"{expiry_count} {kind} in {first:g}-{last:g} days"
     contracts = min(strike_count * expiry_count * rights, _CAP)
     rights_text = "calls and puts" if rights == 2 else "calls or puts only"
     model = f"{strike_text} x {expiry_text} x {rights} ({rights_text}) = {contracts:,}"
-    if how == "LEAN's default filter":
-        model = f"no filter, so LEAN's default: {model}"
     return _Estimate(contracts, exact=True, model=model)
+
+
+def _lean_default_filter() -> _Estimate:
+    """Return what a chain without a filter keeps: LEAN's default (standard expiries only)."""
+    default = _build_estimate(
+        strikes=DEFAULT_STRIKES, window=DEFAULT_EXPIRY_DAYS, underlying=None, bound=0, how=""
+    )
+    return _Estimate(default.contracts, True, f"no filter, so LEAN's default: {default.model}")
 
 
 def _iteration(value: Value) -> tuple[tuple[Value, ...] | None, int | None]:
@@ -2806,6 +2631,12 @@ def _iteration(value: Value) -> tuple[tuple[Value, ...] | None, int | None]:
     if type(value) is str and len(value) <= _EXPAND_MAX:
         return tuple(value), len(value)
     return None, None
+
+
+def _add_line(lines: list[SourceLine], source: SourceLine, *, limit: int) -> None:
+    """Append ``source`` unless its line is listed already or ``lines`` holds ``limit``."""
+    if len(lines) < limit and all((s.file, s.line) != (source.file, source.line) for s in lines):
+        lines.append(source)
 
 
 def _is_known(value: Value) -> bool:
@@ -2883,12 +2714,9 @@ def _as_days(value: Value) -> float | None:
     return None
 
 
-def _monthly_expiries(first: float, last: float) -> int:
-    return 0 if last < first else min(int((last - first) // 28) + 1, _CAP)
-
-
-def _weekly_expiries(first: float, last: float) -> int:
-    return 0 if last < first else min(int((last - first) // 7) + 1, _CAP)
+def _expiries(first: float, last: float, every_days: int) -> int:
+    """Return the expiries in ``first..last`` days when one is listed every ``every_days``."""
+    return 0 if last < first else min(int((last - first) // every_days) + 1, _CAP)
 
 
 def _daily_expiries(first: float, last: float) -> int:
@@ -2945,24 +2773,26 @@ def _segment(module: _Module, node: ast.AST | None) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+#: Statements holding blocks of statements (definitions apart).
+_COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try,
+             ast.TryStar, ast.Match)  # fmt: skip
+
+
 def _flat(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
     """Yield the statements of a body in order, nested blocks included (not nested functions)."""
     stack = list(reversed(body))
     while stack:
         statement = stack.pop()
         yield statement
-        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            continue
-        nested: list[ast.stmt] = []
-        for name in ("body", "orelse", "finalbody"):
-            block = getattr(statement, name, None)
-            if isinstance(block, list):
-                nested.extend(s for s in block if isinstance(s, ast.stmt))
-        for handler in getattr(statement, "handlers", ()):
-            nested.extend(handler.body)
-        for case in getattr(statement, "cases", ()):
-            nested.extend(case.body)
-        stack.extend(reversed(nested))
+        if isinstance(statement, _COMPOUND):
+            nested: list[ast.stmt] = [
+                *getattr(statement, "body", ()),
+                *getattr(statement, "orelse", ()),
+                *getattr(statement, "finalbody", ()),
+            ]
+            nested += [s for handler in getattr(statement, "handlers", ()) for s in handler.body]
+            nested += [s for case in getattr(statement, "cases", ()) for s in case.body]
+            stack.extend(reversed(nested))
 
 
 Ops: TypeAlias = list[tuple[str, ast.Call]]
@@ -3094,7 +2924,7 @@ _WORD = re.compile(r"[A-Za-z0-9_]*")
 
 
 def _docstring_lines(tree: ast.Module) -> list[tuple[int, int]]:
-    """Return the line ranges of the docstrings of a module, its classes and functions."""
+    """Return the line ranges of the docstrings of a module and of every class and function."""
     ranges: list[tuple[int, int]] = []
     bodies: list[list[ast.stmt]] = [tree.body]
     while bodies:
@@ -3106,10 +2936,10 @@ def _docstring_lines(tree: ast.Module) -> list[tuple[int, int]]:
             and isinstance(first.value.value, str)
         ):
             ranges.append((first.lineno, first.end_lineno or first.lineno))
-        bodies.extend(
-            node.body
-            for node in body
-            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        bodies.extend(  # definitions nested in blocks (if, try, ...) too
+            s.body
+            for s in _flat(body)
+            if isinstance(s, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
         )
     return ranges
 
@@ -3146,3 +2976,7 @@ def _identifier_at(text: str, start: int, end: int) -> str:
         begin -= 1
     match = _WORD.match(text, end)
     return text[begin : match.end() if match else end]
+
+
+#: What a chain without a filter keeps.
+_LEAN_DEFAULT_FILTER = _lean_default_filter()

@@ -21,13 +21,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from utils.console_report import money
+from utils.console_report import money, plural
 from utils.memory_model import MemoryEstimate, RunsOn
 from utils.node_catalog import PRICES_AS_OF, Family, NodeSpec
 from utils.node_optimizer import (
     AlgorithmRequirements,
     EnvironmentRecommendation,
     NodePlan,
+    Recommendations,
     SourceLine,
     environments,
 )
@@ -35,6 +36,7 @@ from utils.node_optimizer import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from utils.algorithm_analyzer import Subscription
     from utils.settings import Settings
 
 SCHEMA = "qc-compute-nodes/analysis"
@@ -227,7 +229,7 @@ def _algorithm_record(requirements: AlgorithmRequirements) -> dict[str, Any] | N
     }
 
 
-def _memory_record(live: MemoryEstimate, recommendations: Any) -> dict[str, Any]:
+def _memory_record(live: MemoryEstimate, recommendations: Recommendations) -> dict[str, Any]:
     return {
         "components": [
             {"key": line.key, "label": line.label, "mb": line.mb, "runs_on": line.runs_on.value}
@@ -268,21 +270,11 @@ def _recommendation_record(rec: EnvironmentRecommendation) -> dict[str, Any]:
         "binding_constraint": rec["binding_constraint"],
         "reason": rec["reason"],
         "configured_node_fits": rec["configured_node_fits"],
-        "configured": {
-            "node": configured["node"].model,
-            "fits": configured["fits"],
-            "failures": configured["failures"],
-            "estimated_memory_mb": configured["estimated_memory_mb"],
-            "warning_limit_mb": configured["warning_limit_mb"],
-            "headroom_mb": configured["headroom_mb"],
-            "max_contracts_per_chain": configured["max_contracts_per_chain"],
-            "monthly_cost": configured["monthly_cost"],
-            "message": configured["message"],
-        },
+        "configured": {**configured, "node": configured["node"].model},
     }
 
 
-def _subscription(item: Any) -> dict[str, Any]:
+def _subscription(item: Subscription) -> dict[str, Any]:
     return {
         "asset": item.asset,
         "ticker": item.ticker,
@@ -406,9 +398,9 @@ def memory_table(plan: NodePlan) -> Table:
     if recommended is not None and recommended.model != node.model:
         table.add_row(f"Recommended ({recommended.model})", _mb_gb(recommended.ram_mb))
     table.caption = (
-        f"For {_plural(requirements.num_option_chains, 'option chain')} x "
+        f"For {plural(requirements.num_option_chains, 'option chain')} x "
         f"{requirements.contracts_per_chain:,} contracts and "
-        f"{_plural(requirements.num_securities, 'security', 'securities')}. "
+        f"{plural(requirements.num_securities, 'security', 'securities')}. "
         "The dashboard runs on your desktop, not on a node."
     )
     table.caption_justify = "left"
@@ -429,7 +421,7 @@ def recommendations_panel(plan: NodePlan) -> Panel:
             ghz = f" @ {node.ghz:.1f} GHz" if node.ghz else ""
             gpu = f", GPU {node.gpu_share}" if node.gpu_share else ""
             heading.append(node.model, style="bold cyan")
-            heading.append(f"  {_plural(node.cores, 'core')}{ghz}, {node.ram_gb:g} GB RAM{gpu}, ")
+            heading.append(f"  {plural(node.cores, 'core')}{ghz}, {node.ram_gb:g} GB RAM{gpu}, ")
             heading.append(f"{money(node.price)}/month", style="bold")
             heading.append(f" ({money(12 * node.price)}/year)")
             details.append(
@@ -647,10 +639,6 @@ def _spaced(parts: list[RenderableType]) -> list[RenderableType]:
             spaced.append(Text(""))
         spaced.append(part)
     return spaced
-
-
-def _plural(count: int, word: str, words: str | None = None) -> str:
-    return f"{count:,} {word if count == 1 else (words or word + 's')}"
 
 
 def _mb_gb(mb: float) -> str:

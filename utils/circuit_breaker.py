@@ -22,7 +22,9 @@ State is persisted atomically (temporary file, ``fsync``, ``os.replace``, ``fsyn
 folder) before the event is logged, so a crash can lose at most the log line, never the halt.
 A process that starts with a HALTED state file comes back HALTED with the original trip time;
 an unreadable or corrupt state file means HALTED (fail closed), logged as an error, the bad file
-kept beside it as ``*.corrupt-<time>``.
+kept beside it as ``*.corrupt-<time>``. :func:`read_state_file` says what a breaker starting on
+a file would be and changes nothing (the dashboard, the installation check and
+``scripts/circuit_breaker.py status`` use it).
 
 Every transition (and every refused reset) is a :class:`BreakerEvent` with a sequence number,
 appended to the event log (JSON Lines, fsynced), logged through :mod:`logging` and passed to
@@ -38,7 +40,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -163,16 +165,17 @@ class BreakerEvent:
             "threshold": self.threshold,
             "unit": self.unit,
             "actor": self.actor,
-            "tripped_at": format_utc(self.tripped_at) if self.tripped_at else None,
-            "reset_not_before": (
-                format_utc(self.reset_not_before) if self.reset_not_before else None
-            ),
+            "tripped_at": _utc_text(self.tripped_at),
+            "reset_not_before": _utc_text(self.reset_not_before),
         }
 
 
 @dataclass(frozen=True, slots=True)
 class BreakerStatus:
-    """A consistent snapshot of the breaker for display.
+    """A consistent snapshot of the breaker: what its state file holds, and any load error.
+
+    The breaker keeps its state as one of these and replaces it on every change, so a reader
+    never sees half a transition.
 
     Attributes:
         state: Current state.
@@ -190,17 +193,33 @@ class BreakerStatus:
     """
 
     state: BreakerState
-    since: datetime | None
-    tripped_at: datetime | None
-    reason: str
-    actor: str | None
-    metric: str | None
-    value: float | None
-    threshold: float | None
-    unit: str | None
-    reset_not_before: datetime | None
-    sequence: int
-    load_error: str | None
+    since: datetime | None = None
+    tripped_at: datetime | None = None
+    reason: str = "not tripped"
+    actor: str | None = None
+    metric: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    unit: str | None = None
+    reset_not_before: datetime | None = None
+    sequence: int = 0
+    load_error: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        """Return the fields the state file stores (times as ISO 8601 UTC; no ``load_error``)."""
+        return {
+            "state": self.state.value,
+            "since": _utc_text(self.since),
+            "tripped_at": _utc_text(self.tripped_at),
+            "reason": self.reason,
+            "actor": self.actor,
+            "metric": self.metric,
+            "value": self.value,
+            "threshold": self.threshold,
+            "unit": self.unit,
+            "reset_not_before": _utc_text(self.reset_not_before),
+            "sequence": self.sequence,
+        }
 
 
 Listener = Callable[[BreakerEvent], None]
@@ -234,18 +253,7 @@ class CircuitBreaker:
         self.state_path = Path(state_path) if state_path is not None else None
         self.log_path = Path(log_path) if log_path is not None else None
         self.reset_cooldown = timedelta(seconds=reset_cooldown_seconds)
-        self._state = BreakerState.ACTIVE
-        self._since: datetime | None = None
-        self._tripped_at: datetime | None = None
-        self._reason = "not tripped"
-        self._actor: str | None = None
-        self._metric: str | None = None
-        self._value: float | None = None
-        self._threshold: float | None = None
-        self._unit: str | None = None
-        self._reset_not_before: datetime | None = None
-        self._sequence = 0
-        self.load_error: str | None = None
+        self._status = BreakerStatus(BreakerState.ACTIVE)  # replaced whole on every change
         self._writer = self._open_log()
         self._load()
 
@@ -253,35 +261,26 @@ class CircuitBreaker:
     @property
     def state(self) -> BreakerState:
         """Return the current state."""
-        return self._state
+        return self._status.state
 
     @property
     def tripped_at(self) -> datetime | None:
         """Return when the current REDUCING/HALTED episode began (``None`` when ACTIVE)."""
-        return self._tripped_at
+        return self._status.tripped_at
 
     @property
     def reset_not_before(self) -> datetime | None:
         """Return the earliest time a manual reset is accepted (``None``: any time)."""
-        return self._reset_not_before
+        return self._status.reset_not_before
+
+    @property
+    def load_error(self) -> str | None:
+        """Return why the state file could not be read at start-up (``None`` if it could)."""
+        return self._status.load_error
 
     def status(self) -> BreakerStatus:
         """Return a consistent snapshot of the breaker."""
-        with self._lock:
-            return BreakerStatus(
-                state=self._state,
-                since=self._since,
-                tripped_at=self._tripped_at,
-                reason=self._reason,
-                actor=self._actor,
-                metric=self._metric,
-                value=self._value,
-                threshold=self._threshold,
-                unit=self._unit,
-                reset_not_before=self._reset_not_before,
-                sequence=self._sequence,
-                load_error=self.load_error,
-            )
+        return self._status
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event)`` after every event (from whichever thread caused it).
@@ -312,7 +311,8 @@ class CircuitBreaker:
             ACTIVE allows everything; REDUCING allows cancels and orders that move the
             position toward zero without crossing it; HALTED allows cancels only.
         """
-        state = self._state
+        status = self._status
+        state = status.state
         if cancel:
             return OrderDecision(True, f"cancels are always allowed ({state.value})", state)
         if state is BreakerState.ACTIVE:
@@ -320,7 +320,7 @@ class CircuitBreaker:
         if state is BreakerState.HALTED:
             return OrderDecision(
                 False,
-                f"trading is HALTED ({self._reason}); only cancels are allowed until a reset",
+                f"trading is HALTED ({status.reason}); only cancels are allowed until a reset",
                 state,
             )
         reduces = position != 0 and quantity != 0 and (quantity > 0) != (position > 0)
@@ -330,7 +330,7 @@ class CircuitBreaker:
             )
         return OrderDecision(
             False,
-            f"REDUCING ({self._reason}): only orders that reduce exposure are allowed; "
+            f"REDUCING ({status.reason}): only orders that reduce exposure are allowed; "
             f"order {quantity:+g} on position {position:+g} would not",
             state,
         )
@@ -367,7 +367,7 @@ class CircuitBreaker:
 
     def restore(self, reason: str, *, actor: str = DEFAULT_ACTOR) -> BreakerState:
         """Move REDUCING back to ACTIVE (the warning cleared). Does nothing to a HALTED breaker."""
-        return self._apply(BreakerAction.RESTORE, reason, actor, None, None, None, None)
+        return self._apply(BreakerAction.RESTORE, reason, actor)
 
     def reset(self, actor: str, reason: str) -> BreakerState:
         """Manually resume trading (HALTED or REDUCING to ACTIVE); audited.
@@ -382,19 +382,20 @@ class CircuitBreaker:
             raise ResetRefusedError(msg)
         with self._lock:
             now = self._clock.now()
-            deadline = self._reset_not_before
-            if self._state is not BreakerState.HALTED or deadline is None or now >= deadline:
-                return self._apply(BreakerAction.RESET, reason, actor, None, None, None, None)
+            status = self._status
+            deadline = status.reset_not_before
+            if status.state is not BreakerState.HALTED or deadline is None or now >= deadline:
+                return self._apply(BreakerAction.RESET, reason, actor)
             wait = (deadline - now).total_seconds()
             msg = (
-                f"reset refused: the breaker halted at {format_utc(self._tripped_at or now)} "
+                f"reset refused: the breaker halted at {format_utc(status.tripped_at or now)} "
                 f"may not be reset before {format_utc(deadline)} ({wait:.0f} s from now)"
             )
-            self._sequence += 1
+            self._status = replace(status, sequence=status.sequence + 1)
             self._persist()  # the state file holds the last sequence number
             event = self._record(
-                "reset_refused", BreakerAction.RESET, self._state, f"{msg}; asked: {reason}",
-                actor, None, None, None, None, now,
+                "reset_refused", BreakerAction.RESET, status.state, now, f"{msg}; asked: {reason}",
+                actor,
             )  # fmt: skip
             logger.warning("circuit breaker: %s (asked by %s: %s)", msg, actor, reason)
         self._notify(event)
@@ -405,42 +406,38 @@ class CircuitBreaker:
         action: BreakerAction,
         reason: str,
         actor: str,
-        metric: str | None,
-        value: float | None,
-        threshold: float | None,
-        unit: str | None,
+        metric: str | None = None,
+        value: float | None = None,
+        threshold: float | None = None,
+        unit: str | None = None,
     ) -> BreakerState:
         with self._lock:
-            before = self._state
-            after = TRANSITIONS.get((before, action))
+            before = self._status
+            after = TRANSITIONS.get((before.state, action))
             if after is None:
-                logger.debug("circuit breaker: %s ignored in state %s", action.value, before.value)
-                return before
-            now = self._clock.now()
-            self._state = after
-            self._since = now
-            self._reason = reason
-            self._actor = actor
-            self._metric, self._value, self._threshold, self._unit = metric, value, threshold, unit
-            if after is BreakerState.ACTIVE:
-                self._tripped_at = None
-                self._reset_not_before = None
-            elif before is BreakerState.ACTIVE or after is BreakerState.HALTED:
-                # A new episode, or an escalation to HALTED: the halt's own trip time.
-                self._tripped_at = now
-                self._reset_not_before = (
-                    now + self.reset_cooldown if after is BreakerState.HALTED else None
+                logger.debug(
+                    "circuit breaker: %s ignored in state %s", action.value, before.state.value
                 )
-            self._sequence += 1
+                return before.state
+            now = self._clock.now()
+            # Each transition ends an episode (to ACTIVE), starts one (from ACTIVE) or escalates
+            # it to HALTED: the trip time is this transition's; only a halt has a cooldown.
+            halted = after is BreakerState.HALTED
+            self._status = BreakerStatus(
+                after, since=now, tripped_at=None if after is BreakerState.ACTIVE else now,
+                reason=reason, actor=actor, metric=metric, value=value, threshold=threshold,
+                unit=unit, reset_not_before=now + self.reset_cooldown if halted else None,
+                sequence=before.sequence + 1, load_error=before.load_error,
+            )  # fmt: skip
             self._persist()  # before the log: a crash may lose the line, never the halt
             event = self._record(
-                "transition", action, before, reason, actor, metric, value, threshold, unit, now
-            )
-            level = logging.CRITICAL if after is BreakerState.HALTED else logging.WARNING
+                "transition", action, before.state, now, reason, actor, metric, value, threshold,
+                unit,
+            )  # fmt: skip
             logger.log(
-                level,
+                logging.CRITICAL if halted else logging.WARNING,
                 "circuit breaker %s -> %s by %s: %s",
-                before.value,
+                before.state.value,
                 after.value,
                 actor,
                 reason,
@@ -453,29 +450,30 @@ class CircuitBreaker:
         kind: str,
         action: BreakerAction | str,
         before: BreakerState,
+        now: datetime,
         reason: str,
         actor: str,
-        metric: str | None,
-        value: float | None,
-        threshold: float | None,
-        unit: str | None,
-        now: datetime,
+        metric: str | None = None,
+        value: float | None = None,
+        threshold: float | None = None,
+        unit: str | None = None,
     ) -> BreakerEvent:
+        status = self._status
         event = BreakerEvent(
-            sequence=self._sequence,
+            sequence=status.sequence,
             time=now,
             event=kind,
             action=str(action),
             from_state=before,
-            to_state=self._state,
+            to_state=status.state,
             reason=reason,
             metric=metric,
             value=value,
             threshold=threshold,
             unit=unit,
             actor=actor,
-            tripped_at=self._tripped_at,
-            reset_not_before=self._reset_not_before,
+            tripped_at=status.tripped_at,
+            reset_not_before=status.reset_not_before,
         )
         if self._writer is not None:
             try:
@@ -510,112 +508,40 @@ class CircuitBreaker:
             )
             return None
 
-    def _state_record(self) -> dict[str, Any]:
-        def when(value: datetime | None) -> str | None:
-            return format_utc(value) if value is not None else None
-
-        return {
-            "format": STATE_FORMAT,
-            "state": self._state.value,
-            "since": when(self._since),
-            "tripped_at": when(self._tripped_at),
-            "reason": self._reason,
-            "actor": self._actor,
-            "metric": self._metric,
-            "value": self._value,
-            "threshold": self._threshold,
-            "unit": self._unit,
-            "reset_not_before": when(self._reset_not_before),
-            "sequence": self._sequence,
-        }
-
     def _persist(self) -> None:
         if self.state_path is None:
             return
+        record = {"format": STATE_FORMAT, **self._status.to_record()}
         try:
-            write_atomically(self.state_path, json.dumps(self._state_record(), indent=2) + "\n")
+            write_atomically(self.state_path, json.dumps(record, indent=2) + "\n")
         except OSError as error:
             logger.error(  # noqa: TRY400 (one clear line; no traceback wanted)
                 "circuit breaker: cannot save state to %s (%s); state %s holds in memory only",
                 self.state_path,
                 error,
-                self._state.value,
+                self._status.state.value,
             )
 
     def _load(self) -> None:
         if self.state_path is None:
             return
         try:
-            text = self.state_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            self._sequence = _last_sequence(self.log_path)
+            loaded = _read_state(self.state_path)
+        except _UnreadableStateError as error:
+            self._fail_closed(self.state_path, str(error))
             return
-        except (OSError, UnicodeDecodeError) as error:
-            self._fail_closed(self.state_path, f"cannot read it: {error}")
+        last = _last_sequence(self.log_path)
+        if loaded is None:
+            self._status = replace(self._status, sequence=last)
             return
-        try:
-            self._restore(json.loads(text))
-        except (ValueError, TypeError, KeyError) as error:
-            self._fail_closed(self.state_path, f"it is not a valid breaker state ({error})")
-
-    def _restore(self, data: Any, *, announce: bool = True) -> None:
-        if not isinstance(data, dict):
-            msg = "not a JSON object"
-            raise TypeError(msg)
-        if data.get("format") != STATE_FORMAT:
-            msg = f"unknown format {data.get('format')!r}"
-            raise ValueError(msg)
-
-        def when(key: str) -> datetime | None:
-            raw = data.get(key)
-            if raw is None:
-                return None
-            if not isinstance(raw, str):
-                msg = f"{key} is not a timestamp"
-                raise TypeError(msg)
-            return parse_utc(raw)
-
-        def number(key: str) -> float | None:
-            raw = data.get(key)
-            if raw is None:
-                return None
-            if isinstance(raw, bool) or not isinstance(raw, int | float):
-                msg = f"{key} is not a number"
-                raise TypeError(msg)
-            return float(raw)
-
-        def text(key: str) -> str | None:
-            raw = data.get(key)
-            if raw is not None and not isinstance(raw, str):
-                msg = f"{key} is not text"
-                raise TypeError(msg)
-            return raw
-
-        state = BreakerState(data["state"])
-        sequence = data.get("sequence", 0)
-        if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 0:
-            msg = "sequence is not a non-negative integer"
-            raise ValueError(msg)
-        tripped_at = when("tripped_at")
-        if state is not BreakerState.ACTIVE and tripped_at is None:
-            msg = f"state {state.value} without tripped_at"
-            raise ValueError(msg)
-        fields = (
-            when("since"), tripped_at, text("reason") or "", text("actor"), text("metric"),
-            number("value"), number("threshold"), text("unit"), when("reset_not_before"),
-        )  # fmt: skip
-        # Everything parsed: only now change the breaker (a bad file must not half-load).
-        self._state = state
-        (self._since, self._tripped_at, self._reason, self._actor, self._metric, self._value,
-         self._threshold, self._unit, self._reset_not_before) = fields  # fmt: skip
-        self._sequence = max(sequence, _last_sequence(self.log_path))
-        if announce and state is not BreakerState.ACTIVE:
+        self._status = replace(loaded, sequence=max(loaded.sequence, last))
+        if loaded.state is not BreakerState.ACTIVE:
             logger.warning(
                 "circuit breaker: restarted %s (tripped at %s by %s: %s)",
-                state.value,
-                format_utc(tripped_at) if tripped_at else "?",
-                self._actor,
-                self._reason,
+                loaded.state.value,
+                _utc_text(loaded.tripped_at),
+                loaded.actor,
+                loaded.reason,
             )
 
     def _fail_closed(self, state_path: Path, problem: str) -> None:
@@ -631,22 +557,138 @@ class CircuitBreaker:
             f"failing closed: trading HALTED until a manual reset (the bad file {where})"
         )
         logger.error(message)
-        self.load_error = message
-        self._sequence = _last_sequence(self.log_path)
-        before = BreakerState.ACTIVE
-        self._state = BreakerState.HALTED
-        self._since = now
-        self._tripped_at = now
-        self._reason = f"state file unreadable: {problem}"
-        self._actor = DEFAULT_ACTOR
-        self._reset_not_before = None  # the cooldown is for metrics to settle; nothing to wait for
-        self._sequence += 1
+        reason = f"state file unreadable: {problem}"
+        # No reset_not_before: the cooldown is for metrics to settle; nothing to wait for.
+        self._status = BreakerStatus(
+            BreakerState.HALTED,
+            since=now,
+            tripped_at=now,
+            reason=reason,
+            actor=DEFAULT_ACTOR,
+            sequence=_last_sequence(self.log_path) + 1,
+            load_error=message,
+        )
         self._persist()
         event = self._record(
-            "state_file_unreadable", "load", before, self._reason, DEFAULT_ACTOR,
-            None, None, None, None, now,
-        )  # fmt: skip
+            "state_file_unreadable", "load", BreakerState.ACTIVE, now, reason, DEFAULT_ACTOR
+        )
         self._notify(event)
+
+
+def read_state_file(state_path: str | os.PathLike[str]) -> BreakerStatus | None:
+    """Return the status a breaker starting on ``state_path`` would have; change nothing.
+
+    Unlike constructing a :class:`CircuitBreaker`, this writes nothing, moves no corrupt file
+    aside and logs nothing, so a dashboard or a status command may call it whenever it likes.
+
+    Returns:
+        ``None`` when the file does not exist (a breaker would start ACTIVE). For a file that
+        cannot be read or parsed, a HALTED status whose ``load_error`` says why: a breaker
+        starting on it fails closed.
+    """
+    path = Path(state_path)
+    try:
+        return _read_state(path)
+    except _UnreadableStateError as error:
+        problem = str(error)
+    return BreakerStatus(
+        BreakerState.HALTED,
+        reason=f"state file unreadable: {problem}",
+        load_error=(
+            f"circuit breaker state file {path} is unreadable: {problem}; a breaker starting on "
+            "it fails closed (HALTED until a manual reset)"
+        ),
+    )
+
+
+class _UnreadableStateError(Exception):
+    """The state file exists but cannot be read or parsed; the message says why."""
+
+
+def _read_state(path: Path) -> BreakerStatus | None:
+    """Return the status stored in ``path``, or ``None`` when there is no such file.
+
+    Raises:
+        _UnreadableStateError: The file cannot be read or is not a valid breaker state.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        msg = f"cannot read it: {error}"
+        raise _UnreadableStateError(msg) from error
+    try:
+        return _status_from_record(json.loads(text))
+    except (ValueError, TypeError, KeyError) as error:
+        msg = f"it is not a valid breaker state ({error})"
+        raise _UnreadableStateError(msg) from error
+
+
+def _status_from_record(data: Any) -> BreakerStatus:
+    """Parse the JSON of a state file; anything invalid raises, so nothing half-loads.
+
+    Raises:
+        ValueError, TypeError, KeyError: Not a breaker state this version wrote.
+    """
+    if not isinstance(data, dict):
+        msg = "not a JSON object"
+        raise TypeError(msg)
+    if data.get("format") != STATE_FORMAT:
+        msg = f"unknown format {data.get('format')!r}"
+        raise ValueError(msg)
+
+    def when(key: str) -> datetime | None:
+        raw = data.get(key)
+        if raw is None:
+            return None
+        if not isinstance(raw, str):
+            msg = f"{key} is not a timestamp"
+            raise TypeError(msg)
+        return parse_utc(raw)
+
+    def number(key: str) -> float | None:
+        raw = data.get(key)
+        if raw is None:
+            return None
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            msg = f"{key} is not a number"
+            raise TypeError(msg)
+        return float(raw)
+
+    def text(key: str) -> str | None:
+        raw = data.get(key)
+        if raw is not None and not isinstance(raw, str):
+            msg = f"{key} is not text"
+            raise TypeError(msg)
+        return raw
+
+    state = BreakerState(data["state"])
+    sequence = data.get("sequence", 0)
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 0:
+        msg = "sequence is not a non-negative integer"
+        raise ValueError(msg)
+    tripped_at = when("tripped_at")
+    if state is not BreakerState.ACTIVE and tripped_at is None:
+        msg = f"state {state.value} without tripped_at"
+        raise ValueError(msg)
+    return BreakerStatus(
+        state,
+        since=when("since"),
+        tripped_at=tripped_at,
+        reason=text("reason") or "",
+        actor=text("actor"),
+        metric=text("metric"),
+        value=number("value"),
+        threshold=number("threshold"),
+        unit=text("unit"),
+        reset_not_before=when("reset_not_before"),
+        sequence=sequence,
+    )
+
+
+def _utc_text(when: datetime | None) -> str | None:
+    return format_utc(when) if when is not None else None
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -704,44 +746,6 @@ def _last_sequence(log_path: Path | None) -> int:
             if isinstance(sequence, int) and not isinstance(sequence, bool):
                 best = max(best, sequence)
     return best
-
-
-# -- Added for the dashboard and the installation check (ui/, scripts/test_compute_nodes.py) --
-def read_state_file(state_path: str | os.PathLike[str]) -> BreakerStatus | None:
-    """Return the status a breaker starting on ``state_path`` would have; change nothing.
-
-    Unlike constructing a :class:`CircuitBreaker`, this writes nothing, moves no corrupt file
-    aside and logs nothing, so a dashboard may call it whenever the file changes.
-
-    Returns:
-        ``None`` when the file does not exist (a breaker would start ACTIVE). For a file that
-        cannot be read or parsed, a HALTED status whose ``load_error`` says why: a breaker
-        starting on it fails closed.
-    """
-    path = Path(state_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as error:
-        problem = f"cannot read it: {error}"
-    else:
-        reader = CircuitBreaker(state_path=None, log_path=None)
-        try:
-            reader._restore(json.loads(text), announce=False)
-        except (ValueError, TypeError, KeyError) as error:
-            problem = f"it is not a valid breaker state ({error})"
-        else:
-            return reader.status()
-    message = (
-        f"circuit breaker state file {path} is unreadable: {problem}; a breaker starting on it "
-        "fails closed (HALTED until a manual reset)"
-    )
-    return BreakerStatus(
-        state=BreakerState.HALTED, since=None, tripped_at=None,
-        reason=f"state file unreadable: {problem}", actor=None, metric=None, value=None,
-        threshold=None, unit=None, reset_not_before=None, sequence=0, load_error=message,
-    )  # fmt: skip
 
 
 def create_circuit_breaker(

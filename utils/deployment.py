@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
+from utils.console_report import plural
 from utils.errors import InputError, ProjectError, UnknownNodeError
 from utils.lean_cli import LeanCli, OutputCheck, ProcessRunner, stream_process
 from utils.lean_project import (
@@ -48,6 +50,7 @@ from utils.lean_project import (
     plan_project,
 )
 from utils.node_catalog import Family, NodeCatalog, NodeSpec
+from utils.node_optimizer import NodeOptimizer, environments
 from utils.qc_api import (
     ORGANIZATION_ENV,
     CloudNode,
@@ -63,8 +66,8 @@ from utils.settings import DEFAULT_SETTINGS_PATH, Settings
 if TYPE_CHECKING:
     from utils.node_optimizer import (
         AlgorithmRequirements,
+        EnvironmentRecommendation,
         NodeCheck,
-        NodeOptimizer,
         Recommendations,
     )
     from utils.qc_api import NodeList
@@ -343,27 +346,33 @@ class Analysis:
     Attributes:
         requirements: What the algorithm needs (``utils.algorithm_analyzer``).
         optimizer: The node optimizer built on the same settings.
-        recommendations: ``optimizer.recommend_nodes(requirements)``.
     """
 
     requirements: AlgorithmRequirements
     optimizer: NodeOptimizer
-    recommendations: Recommendations
+
+    @cached_property
+    def recommendations(self) -> Recommendations:
+        """Return ``optimizer.recommend_nodes(requirements)`` (computed once)."""
+        return self.optimizer.recommend_nodes(self.requirements)
 
     def recommended(self, family: Family) -> NodeSpec | None:
         """Return the recommended node of ``family`` (``None`` when nothing fits)."""
         if family is Family.OPTIMIZATION:
             check = self.optimizer.recommend_optimization_node(self.requirements)
             return None if check is None else check.node
-        node: NodeSpec | None = self.recommendations[family.value]["node"]  # type: ignore[literal-required]
-        return node
+        return self._recommendation(family)["node"]
 
     def reason(self, family: Family) -> str:
         """Return why the optimizer recommends what it does for ``family``."""
         if family is Family.OPTIMIZATION:
             return "cheapest optimization node that holds one backtest"
-        reason: str = self.recommendations[family.value]["reason"]  # type: ignore[literal-required]
-        return reason
+        return self._recommendation(family)["reason"]
+
+    def _recommendation(self, family: Family) -> EnvironmentRecommendation:
+        return next(
+            r for r in environments(self.recommendations) if r["environment"] == family.value
+        )
 
     def check(self, node: NodeSpec, family: Family) -> NodeCheck:
         """Return how ``node`` measures up (memory under the warning level, cores, GPU)."""
@@ -373,9 +382,9 @@ class Analysis:
         """Return one line describing the algorithm's load."""
         r = self.requirements
         return (
-            f"{_count(r.num_securities, 'security', 'securities')}, "
-            f"{_count(r.num_option_chains, 'option chain')} x "
-            f"{_count(r.contracts_per_chain, 'contract')}, {r.resolution} resolution"
+            f"{plural(r.num_securities, 'security', 'securities')}, "
+            f"{plural(r.num_option_chains, 'option chain')} x "
+            f"{plural(r.contracts_per_chain, 'contract')}, {r.resolution} resolution"
         )
 
 
@@ -389,14 +398,9 @@ def analyse_algorithm(algorithm: Path, settings: Settings) -> Analysis:
         AnalysisError: The file is missing, not Python, has a syntax error or no QCAlgorithm.
     """
     from utils.algorithm_analyzer import analyze_algorithm
-    from utils.node_optimizer import NodeOptimizer
 
     requirements = analyze_algorithm(algorithm, settings)
-    optimizer = NodeOptimizer(settings=settings)
-    return Analysis(
-        requirements=requirements, optimizer=optimizer,
-        recommendations=optimizer.recommend_nodes(requirements),
-    )  # fmt: skip
+    return Analysis(requirements=requirements, optimizer=NodeOptimizer(settings=settings))
 
 
 # ------------------------------------------------------------------------------ steps
@@ -716,7 +720,7 @@ class Deployment:
             f"files: {', '.join(plan.paths())}",
             f"settings: {plan.settings_note}",
         ]
-        step.result = f"{_count(len(plan.files), 'file')} in {plan.project_dir}"
+        step.result = f"{plural(len(plan.files), 'file')} in {plan.project_dir}"
         return plan
 
     def _preflight(self) -> list[ProjectError]:
@@ -782,9 +786,9 @@ class Deployment:
             self.result.step("confirm").plan = [
                 f"{mode}: show the node, its monthly price and the memory headroom; {how}"
             ]
-        push = ["cloud", "push", "--project", plan.project_name]
-        self.result.step("push").plan = [f"{self.lean.command_line(push)}   (in {plan.workspace})"]
-        self.result.commands = [self.lean.command_line(push)]
+        push = self.lean.command_line(["cloud", "push", "--project", plan.project_name])
+        self.result.step("push").plan = [f"{push}   (in {plan.workspace})"]
+        self.result.commands = [push]
         if kind in (DeploymentType.BACKTEST, DeploymentType.RESEARCH):
             self.result.step("pin").plan = [
                 "POST projects/nodes/read, then projects/nodes/update {projectId, nodes: "
@@ -795,8 +799,9 @@ class Deployment:
         if args is None:
             run.plan = ["print how to open the notebook (QuantConnect has no API to start one)"]
             return
-        self.result.commands.append(self.lean.command_line(args))
-        run.plan = [f"{self.lean.command_line(args)}   (in {plan.workspace})"]
+        command = self.lean.command_line(args)
+        self.result.commands.append(command)
+        run.plan = [f"{command}   (in {plan.workspace})"]
         if kind is DeploymentType.OPTIMIZE:
             run.plan.append(self._optimization_line)
 
@@ -925,7 +930,7 @@ class Deployment:
             )
             raise ProjectError(msg)
         self.result.cloud_project_id = project_id
-        files = _count(len(plan.files), "file")
+        files = plural(len(plan.files), "file")
         step.result = f"{files} to cloud project {plan.project_name!r} (id {project_id})"
         return project_id
 
@@ -1023,10 +1028,6 @@ RUN_CHECKS = {
     DeploymentType.LIVE: LIVE_CHECK,
     DeploymentType.OPTIMIZE: OPTIMIZE_CHECK,
 }
-
-
-def _count(number: int, singular: str, plural: str | None = None) -> str:
-    return f"{number:,} {singular if number == 1 else (plural or singular + 's')}"
 
 
 def _yes_no(value: bool) -> str:

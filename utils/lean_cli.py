@@ -317,11 +317,10 @@ class LeanCli:
     def _judge(self, shown: str, result: CliResult, check: OutputCheck) -> None:
         for pattern in (*check.failure_patterns, *GENERIC_FAILURES):
             match = result.find(pattern)
-            if match is not None:
-                line = next(ln for ln in result.lines() if match.string == ln)
+            if match is not None:  # match.string: the whole line it was found in
                 code = result.returncode
                 prefix = "it printed" if code != 0 else "it exited 0 but printed"
-                reason = f"{prefix} {line.strip()!r}"
+                reason = f"{prefix} {match.string.strip()!r}"
                 raise LeanCliError(shown, code, reason, result.output)
         if result.returncode != 0:
             reason = "it reported no reason; see its output above"

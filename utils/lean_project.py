@@ -30,7 +30,7 @@ import json
 import re
 import shutil
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -209,7 +209,7 @@ def plan_project(
     deployment_node: str | None = None,
     deployment_type: str = "",
     utils_dir: Path = UTILS_DIR,
-    clock: Any = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> LeanProjectPlan:
     """Plan the staged project for ``algorithm`` (reads files, writes nothing).
 
@@ -235,19 +235,15 @@ def plan_project(
     exports = _utils_exports(utils_dir)
 
     local, needed_utils = _algorithm_imports(algorithm, source, utils_dir, exports)
-    for path in local:
+    for path, text in local:
         relative = path.relative_to(algorithm.parent).as_posix()
-        files.append(StagedFile(path=relative, content=_read_source(path), origin=str(path)))
+        files.append(StagedFile(path=relative, content=text, origin=str(path)))
 
     settings_note = "not shipped (the algorithm does not import utils)"
     if needed_utils:
         modules = _runtime_closure(needed_utils, utils_dir, exports)
         files.extend(
-            StagedFile(
-                path=f"utils/{name}.py",
-                content=_read_source(utils_dir / f"{name}.py"),
-                origin=f"utils/{name}.py",
-            )
+            StagedFile(path=f"utils/{name}.py", content=modules[name], origin=f"utils/{name}.py")
             for name in sorted(modules)
         )
         settings_text, settings_note = _settings_module(
@@ -369,10 +365,10 @@ def _utils_modules_of(
 
 def _algorithm_imports(
     algorithm: Path, source: str, utils_dir: Path, exports: dict[str, str]
-) -> tuple[list[Path], dict[str, str]]:
-    """Return the algorithm folder's files it imports (transitively) and the utils it needs."""
+) -> tuple[list[tuple[Path, str]], dict[str, str]]:
+    """Return the folder's files the algorithm imports (transitively, with text) and its utils."""
     folder = algorithm.parent
-    local: list[Path] = []
+    local: dict[Path, str] = {}
     needed: dict[str, str] = {}
     pending = [(algorithm, source)]
     seen = {algorithm.resolve()}
@@ -390,9 +386,9 @@ def _algorithm_imports(
             for candidate in candidates:
                 if candidate.is_file() and candidate.resolve() not in seen:
                     seen.add(candidate.resolve())
-                    local.append(candidate)
-                    pending.append((candidate, _read_source(candidate)))
-    return sorted(local), needed
+                    local[candidate] = _read_source(candidate)
+                    pending.append((candidate, local[candidate]))
+    return sorted(local.items()), needed
 
 
 def _refuse_non_runtime(path: Path, line: int, module: str, via: str) -> None:
@@ -406,9 +402,11 @@ def _refuse_non_runtime(path: Path, line: int, module: str, via: str) -> None:
     raise StagingError(msg)
 
 
-def _runtime_closure(needed: dict[str, str], utils_dir: Path, exports: dict[str, str]) -> set[str]:
-    """Return every runtime module ``needed`` loads, checking each one's imports."""
-    closure: set[str] = set()
+def _runtime_closure(
+    needed: dict[str, str], utils_dir: Path, exports: dict[str, str]
+) -> dict[str, str]:
+    """Return every runtime module ``needed`` loads, with its text, checking its imports."""
+    closure: dict[str, str] = {}
     pending = list(needed)
     stdlib = set(sys.stdlib_module_names)
     while pending:
@@ -420,8 +418,8 @@ def _runtime_closure(needed: dict[str, str], utils_dir: Path, exports: dict[str,
             where = needed.get(name, "a runtime module")
             msg = f"utils/{name}.py does not exist, but {where} needs it (utils.{name})"
             raise StagingError(msg)
-        closure.add(name)
-        for item in _imports(_parse(path, _read_source(path))):
+        closure[name] = _read_source(path)
+        for item in _imports(_parse(path, closure[name])):
             modules = _utils_modules_of(item, exports, utils_dir, package="utils")
             for module, via in modules:
                 if module in DESKTOP_MODULES:
@@ -445,7 +443,10 @@ def _runtime_closure(needed: dict[str, str], utils_dir: Path, exports: dict[str,
 
 
 def _settings_module(
-    settings_path: Path, node: str | None, deployment_type: str, clock: Any
+    settings_path: Path,
+    node: str | None,
+    deployment_type: str,
+    clock: Callable[[], datetime] | None,
 ) -> tuple[str, str]:
     """Return the generated settings module and a note on what was changed."""
     from utils.settings import load_settings

@@ -21,7 +21,7 @@ Standard library only: this module ships into LEAN with the monitor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -172,7 +172,7 @@ class MemoryModel:
         Everything else in the workload stays as it is. ``None`` when even zero contracts
         do not fit.
         """
-        base = self.estimate(_with_contracts(workload, 0), family).node_mb
+        base = self.estimate(replace(workload, num_option_contracts=0), family).node_mb
         if base > capacity_mb:
             return None
         c = self.coefficients
@@ -183,9 +183,3 @@ class MemoryModel:
         if per_contract <= 0:
             return None
         return int((capacity_mb - base) // per_contract)
-
-
-def _with_contracts(workload: Workload, contracts: int) -> Workload:
-    from dataclasses import replace
-
-    return replace(workload, num_option_contracts=contracts)

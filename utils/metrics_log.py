@@ -35,7 +35,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -61,7 +61,25 @@ def encode_record(record: Mapping[str, Any]) -> bytes:
     return (_ENCODER.encode(record) + "\n").encode("utf-8")
 
 
-class JsonLinesWriter:
+class _OpenFile:
+    """An open file descriptor (``_fd``, -1 once closed), closed by :meth:`close` or ``with``."""
+
+    _fd: int
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class JsonLinesWriter(_OpenFile):
     """Append JSON records to a file, one line each; thread-safe.
 
     Args:
@@ -211,15 +229,7 @@ class JsonLinesWriter:
     def close(self) -> None:
         """Close the file (idempotent)."""
         with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            super().close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +267,18 @@ class LogContents:
     corrupt: list[CorruptLine] = field(default_factory=list)
     torn_tail: bool = False
     files: list[Path] = field(default_factory=list)
+
+
+def _parse_lines(
+    data: bytes, path: Path, first_number: int = 1
+) -> Iterator[dict[str, Any] | CorruptLine]:
+    """Parse each complete line of ``data`` (numbered from ``first_number``; blank ones skipped).
+
+    What follows the last newline (an unterminated line) is not parsed.
+    """
+    for number, line in enumerate(data.split(b"\n")[:-1], start=first_number):
+        if line.strip():
+            yield _parse_line(line, path, number)
 
 
 def _parse_line(line: bytes, path: Path, number: int) -> dict[str, Any] | CorruptLine:
@@ -304,22 +326,17 @@ def read_log(path: str | os.PathLike[str], *, include_rotated: bool = False) -> 
         except FileNotFoundError:
             continue
         contents.files.append(file)
-        lines = data.split(b"\n")
-        tail = lines.pop()  # after the last newline: empty, or an unterminated line
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            parsed = _parse_line(line, file, number)
+        for parsed in _parse_lines(data, file):
             if isinstance(parsed, CorruptLine):
                 contents.corrupt.append(parsed)
             else:
                 contents.records.append(parsed)
-        if tail:
+        if data and not data.endswith(b"\n"):  # an unterminated last line
             contents.torn_tail = True
     return contents
 
 
-class JsonLinesFollower:
+class JsonLinesFollower(_OpenFile):
     """Follow a JSON Lines log across rotation, like ``tail -F``; poll it, it never blocks.
 
     Args:
@@ -344,7 +361,7 @@ class JsonLinesFollower:
     def poll(self) -> list[dict[str, Any]]:
         """Return the records appended since the last poll (complete lines only)."""
         records: list[dict[str, Any]] = []
-        if self._fd < 0 and not self._open_current(records, start_at_end=not self._from_start):
+        if self._fd < 0 and not self._open_current(start_at_end=not self._from_start):
             return records
         self._drain(records)
         try:
@@ -355,7 +372,7 @@ class JsonLinesFollower:
             self._drain(records)  # what was written before the rename
             self._finish_file()
             self._read_unseen_backups(records)
-            if self._open_current(records, start_at_end=False):
+            if self._open_current(start_at_end=False):
                 self._drain(records)
         elif status.st_size < os.lseek(self._fd, 0, os.SEEK_CUR):
             # Truncated in place (copytruncate): start over at its beginning.
@@ -365,7 +382,7 @@ class JsonLinesFollower:
             self._drain(records)
         return records
 
-    def _open_current(self, records: list[dict[str, Any]], *, start_at_end: bool) -> bool:
+    def _open_current(self, *, start_at_end: bool) -> bool:
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
@@ -390,18 +407,18 @@ class JsonLinesFollower:
         data = self._buffer + data
         complete = data.rfind(b"\n") + 1
         self._buffer = data[complete:]
-        for line in data[:complete].split(b"\n")[:-1]:
-            self._line_number += 1
-            if line.strip():
-                self._accept(line, self.path, self._line_number, records)
+        self._accept(data[:complete], self.path, records, self._line_number + 1)
+        self._line_number += data.count(b"\n", 0, complete)
 
-    def _accept(self, line: bytes, path: Path, number: int, records: list[dict[str, Any]]) -> None:
-        parsed = _parse_line(line, path, number)
-        if isinstance(parsed, CorruptLine):
-            self.corrupt.append(parsed)
-            logger.warning("corrupt line in metrics log: %s", parsed)
-        else:
-            records.append(parsed)
+    def _accept(
+        self, data: bytes, path: Path, records: list[dict[str, Any]], first_number: int = 1
+    ) -> None:
+        for parsed in _parse_lines(data, path, first_number):
+            if isinstance(parsed, CorruptLine):
+                self.corrupt.append(parsed)
+                logger.warning("corrupt line in metrics log: %s", parsed)
+            else:
+                records.append(parsed)
 
     def _finish_file(self) -> None:
         if self._buffer:
@@ -411,8 +428,7 @@ class JsonLinesFollower:
                 self.path,
                 len(self._buffer),
             )
-        os.close(self._fd)
-        self._fd = -1
+        self.close()
         self._buffer = b""
 
     def _read_unseen_backups(self, records: list[dict[str, Any]]) -> None:
@@ -432,21 +448,7 @@ class JsonLinesFollower:
                 data = backup.read_bytes()
             except FileNotFoundError:
                 continue
-            for number, line in enumerate(data.split(b"\n")[:-1], start=1):
-                if line.strip():
-                    self._accept(line, backup, number, records)
-
-    def close(self) -> None:
-        """Close the file being followed (idempotent)."""
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            self._accept(data, backup, records)
 
 
 def _read_all(fd: int) -> bytes:

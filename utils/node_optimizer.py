@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from utils.errors import InputError
 from utils.memory_model import MemoryEstimate, MemoryModel, Workload
-from utils.node_catalog import Family, NodeCatalog, NodeSpec, PriceUnit
+from utils.node_catalog import Family, NodeCatalog, NodeSpec
 
 if TYPE_CHECKING:
     from utils.algorithm_analyzer import AlgorithmAnalysis
@@ -344,16 +344,28 @@ class NodePlan:
         recommendations: The seed's dict (per environment and the monthly total).
         alternatives: Budget, premium and enterprise configurations.
         optimization: The cheapest optimization node that fits a backtest of this algorithm.
-        configured_monthly_cost: What the configured nodes cost per month.
-        warnings: What a trader must not miss (configured nodes that do not fit, ...).
     """
 
     requirements: AlgorithmRequirements
     recommendations: Recommendations
     alternatives: tuple[AlternativeConfiguration, ...]
     optimization: NodeCheck | None
-    configured_monthly_cost: float
-    warnings: tuple[str, ...]
+
+    @property
+    def configured_monthly_cost(self) -> float:
+        """Return what the configured nodes cost per month."""
+        return sum(rec["configured"]["monthly_cost"] for rec in environments(self.recommendations))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Return what a trader must not miss: configured nodes that do not fit, no node fits."""
+        warnings: list[str] = []
+        for rec in environments(self.recommendations):
+            if not rec["configured"]["fits"]:
+                warnings.append(rec["configured"]["message"])
+            if rec["node"] is None:
+                warnings.append(rec["reason"])
+        return tuple(warnings)
 
 
 class NodeOptimizer:
@@ -411,13 +423,27 @@ class NodeOptimizer:
     ) -> NodeCheck:
         """Return how ``node`` measures up to ``requirements`` (as a node of ``family``)."""
         family = node.family if family is None else family
-        return NodeCheck(
-            node=node,
-            estimate_mb=self.estimate(requirements, family).node_mb,
-            warning_limit_mb=self.warning_limit_mb(node),
-            required_cores=self.required_cores(requirements, family),
-            requires_gpu=requirements.needs_gpu,
-        )
+        return self._checks(requirements, family, (node,))[0]
+
+    def _checks(
+        self,
+        requirements: AlgorithmRequirements,
+        family: Family,
+        nodes: Sequence[NodeSpec] | None = None,
+    ) -> list[NodeCheck]:
+        """Return ``nodes`` (default: the family, cheapest first) checked on one estimate."""
+        estimate_mb = self.estimate(requirements, family).node_mb
+        cores = self.required_cores(requirements, family)
+        return [
+            NodeCheck(
+                node=node,
+                estimate_mb=estimate_mb,
+                warning_limit_mb=self.warning_limit_mb(node),
+                required_cores=cores,
+                requires_gpu=requirements.needs_gpu,
+            )
+            for node in (self.catalog.family(family) if nodes is None else nodes)
+        ]
 
     def max_contracts_per_chain(
         self, requirements: AlgorithmRequirements, node: NodeSpec, family: Family | None = None
@@ -448,33 +474,37 @@ class NodeOptimizer:
     ) -> EnvironmentRecommendation:
         """Return the recommendation for one environment (backtesting, research or live)."""
         estimate = self.estimate(requirements, family)
-        checks = [self.check(node, requirements, family) for node in self.catalog.family(family)]
+        checks = self._checks(requirements, family)
         chosen_index = next((i for i, c in enumerate(checks) if c.fits), None)
-        configured = self._configured(requirements, family)
+        binding: Sequence[Constraint]
         if chosen_index is None:
-            return self._nothing_fits(requirements, family, estimate, checks, configured)
-        chosen = checks[chosen_index]
-        binding = _binding_constraints(checks[:chosen_index])
-        node = chosen.node
+            chosen = None
+            binding = sorted({f for c in checks for f in c.failures}, key=list(Constraint).index)
+            reason = self._nothing_fits(requirements, family, checks)
+        else:
+            chosen = checks[chosen_index]
+            binding = _binding_constraints(checks[:chosen_index])
+            reason = self._reason(family, estimate, chosen, checks[:chosen_index], binding)
+        node = None if chosen is None else chosen.node
+        monthly = None if node is None else node.monthly_price
+        configured = self._configured(requirements, family)
         return EnvironmentRecommendation(
             environment=family.value,
             node=node,
-            fits=True,
-            reason=self._reason(
-                requirements, family, estimate, chosen, checks[:chosen_index], binding
-            ),
+            fits=chosen is not None,
+            reason=reason,
             binding_constraint=", ".join(c.value for c in binding),
             memory=estimate,
             estimated_memory_mb=estimate.node_mb,
             multiplier=estimate.multiplier,
-            required_cores=chosen.required_cores,
-            requires_gpu=chosen.requires_gpu,
+            required_cores=checks[0].required_cores,
+            requires_gpu=checks[0].requires_gpu,
             warning_pct=self.warning_pct,
-            warning_limit_mb=chosen.warning_limit_mb,
-            headroom_mb=chosen.headroom_mb,
-            used_pct=chosen.used_pct,
-            monthly_cost=node.monthly_price,
-            annual_cost=None if node.monthly_price is None else 12 * node.monthly_price,
+            warning_limit_mb=None if chosen is None else chosen.warning_limit_mb,
+            headroom_mb=None if chosen is None else chosen.headroom_mb,
+            used_pct=None if chosen is None else chosen.used_pct,
+            monthly_cost=monthly,
+            annual_cost=None if monthly is None else 12 * monthly,
             configured=configured,
             configured_node_fits=configured["fits"],
         )
@@ -498,31 +528,15 @@ class NodeOptimizer:
 
     def recommend_optimization_node(self, requirements: AlgorithmRequirements) -> NodeCheck | None:
         """Return the cheapest optimization node that fits one backtest, or ``None``."""
-        for node in self.catalog.family(Family.OPTIMIZATION):
-            check = self.check(node, requirements, Family.OPTIMIZATION)
-            if check.fits:
-                return check
-        return None
+        return next((c for c in self._checks(requirements, Family.OPTIMIZATION) if c.fits), None)
 
     def plan(self, requirements: AlgorithmRequirements, *, strategies: int = 2) -> NodePlan:
-        """Return recommendations, alternatives, the optimization node and the warnings."""
-        recommendations = self.recommend_nodes(requirements)
-        warnings: list[str] = []
-        for rec in environments(recommendations):
-            if not rec["configured"]["fits"]:
-                warnings.append(rec["configured"]["message"])
-            if rec["node"] is None:
-                warnings.append(rec["reason"])
-        configured_total = sum(
-            rec["configured"]["monthly_cost"] for rec in environments(recommendations)
-        )
+        """Return the recommendations, the alternatives and the optimization node."""
         return NodePlan(
             requirements=requirements,
-            recommendations=recommendations,
+            recommendations=self.recommend_nodes(requirements),
             alternatives=self.alternatives(requirements, strategies=strategies),
             optimization=self.recommend_optimization_node(requirements),
-            configured_monthly_cost=configured_total,
-            warnings=tuple(warnings),
         )
 
     # -- alternatives ------------------------------------------------------------------------
@@ -673,15 +687,14 @@ class NodeOptimizer:
         headroom: bool = True,
         gpu: bool = False,
     ) -> NodeSpec | None:
-        for node in self.catalog.family(family):
-            if gpu and not node.has_gpu:
+        for check in self._checks(requirements, family):
+            if gpu and not check.node.has_gpu:
                 continue
-            check = self.check(node, requirements, family)
             failures = set(check.failures)
-            if not headroom and check.estimate_mb <= node.ram_mb:
+            if not headroom and check.estimate_mb <= check.node.ram_mb:
                 failures.discard(Constraint.MEMORY)
             if not failures:
-                return node
+                return check.node
         return None
 
     def _configured(
@@ -749,14 +762,12 @@ class NodeOptimizer:
                 )
         fitting = self._cheapest(requirements, family)
         if fitting is not None:
-            text += (
-                f" The cheapest {family.label} node that fits: {fitting.model} ({_price(fitting)})."
-            )
+            price = fitting.price_text()
+            text += f" The cheapest {family.label} node that fits: {fitting.model} ({price})."
         return text
 
     def _reason(
         self,
-        requirements: AlgorithmRequirements,
         family: Family,
         estimate: MemoryEstimate,
         chosen: NodeCheck,
@@ -785,7 +796,7 @@ class NodeOptimizer:
         else:
             nearest = rejected[-1]
             why = _failure_text(nearest, pct)
-            text += f" {nearest.node.model} ({_price(nearest.node)}) {why}."
+            text += f" {nearest.node.model} ({nearest.node.price_text()}) {why}."
             names = ", ".join(c.value for c in binding)
             text += f" Binding constraint: {names}."
         if node.free_tier:
@@ -793,13 +804,9 @@ class NodeOptimizer:
         return text
 
     def _nothing_fits(
-        self,
-        requirements: AlgorithmRequirements,
-        family: Family,
-        estimate: MemoryEstimate,
-        checks: Sequence[NodeCheck],
-        configured: ConfiguredNodeCheck,
-    ) -> EnvironmentRecommendation:
+        self, requirements: AlgorithmRequirements, family: Family, checks: Sequence[NodeCheck]
+    ) -> str:
+        """Return why no node of ``family`` fits, naming the largest and what it lacks."""
         largest = max(checks, key=lambda c: (c.node.ram_gb, c.node.cores))
         pct = f"{self.warning_pct:g} %"
         reason = (
@@ -812,27 +819,7 @@ class NodeOptimizer:
                 reason += " Even without option contracts the rest does not fit."
             else:
                 reason += f" At most {most:,} contracts per chain fit on {_a(largest.node.model)}."
-        binding = sorted({f for c in checks for f in c.failures}, key=list(Constraint).index)
-        return EnvironmentRecommendation(
-            environment=family.value,
-            node=None,
-            fits=False,
-            reason=reason,
-            binding_constraint=", ".join(c.value for c in binding),
-            memory=estimate,
-            estimated_memory_mb=estimate.node_mb,
-            multiplier=estimate.multiplier,
-            required_cores=largest.required_cores,
-            requires_gpu=largest.requires_gpu,
-            warning_pct=self.warning_pct,
-            warning_limit_mb=None,
-            headroom_mb=None,
-            used_pct=None,
-            monthly_cost=None,
-            annual_cost=None,
-            configured=configured,
-            configured_node_fits=configured["fits"],
-        )
+        return reason
 
 
 def environments(recommendations: Recommendations) -> tuple[EnvironmentRecommendation, ...]:
@@ -890,9 +877,3 @@ def _a(model: str) -> str:
 
 def _mb(value: float) -> str:
     return f"{value:,.0f} MB"
-
-
-def _price(node: NodeSpec) -> str:
-    if node.price_unit is PriceUnit.HOUR:
-        return f"${node.price:,.2f}/hour"
-    return f"${node.price:,.0f}/month"

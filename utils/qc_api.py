@@ -3,7 +3,7 @@
 The LEAN CLI pushes code and starts backtests, live algorithms and optimizations, but it cannot
 choose the node a backtest or a notebook runs on: only ``projects/nodes/update`` can. This
 client makes that call and the read calls around it (``nodes/read``, ``projects/nodes/read``,
-``projects/read``, ``account/read``), authenticating exactly as the LEAN CLI does:
+``account/read``), authenticating exactly as the LEAN CLI does:
 
 * HTTP Basic with the numeric user id and ``sha256_hex(f"{api_token}:{timestamp}")``, plus a
   ``Timestamp`` header (the service rejects signatures older than about two hours);
@@ -320,15 +320,6 @@ class NodeList:
         return self.backtest + self.research + self.live
 
 
-@dataclass(frozen=True, kw_only=True)
-class CloudProject:
-    """A cloud project (the fields we use)."""
-
-    project_id: int
-    name: str
-    organization_id: str = ""
-
-
 def _parse_node(endpoint: str, family: str, data: Any) -> CloudNode:
     if not isinstance(data, dict) or not data.get("id") or not data.get("sku"):
         msg = f"{endpoint}: a {family} node without an id or sku in the answer: {str(data)[:120]}"
@@ -458,28 +449,6 @@ class QuantConnectAPI:
             raise ApiError(msg, endpoint=endpoint)
         return nodes
 
-    def list_projects(self, organization_id: str | None = None) -> list[CloudProject]:
-        """Return the projects (``projects/read`` without a project id)."""
-        payload = {"organizationId": organization_id} if organization_id else {}
-        data = self.post("projects/read", payload)
-        projects = data.get("projects") or []
-        if not isinstance(projects, list):
-            msg = "projects/read: 'projects' is not a list"
-            raise ApiError(msg, endpoint="projects/read")
-        return [
-            CloudProject(
-                project_id=int(p["projectId"]),
-                name=str(p.get("name", "")).lstrip("/"),
-                organization_id=str(p.get("organizationId", "")),
-            )
-            for p in projects
-            if isinstance(p, dict) and "projectId" in p
-        ]
-
-    def find_project(self, name: str, organization_id: str | None = None) -> CloudProject | None:
-        """Return the project called ``name`` (the first, as the LEAN CLI does), or ``None``."""
-        return next((p for p in self.list_projects(organization_id) if p.name == name), None)
-
     # -------------------------------------------------------------- protocol
 
     def post(self, endpoint: str, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -522,7 +491,11 @@ class QuantConnectAPI:
         raise AssertionError(msg)  # pragma: no cover
 
     def _parse(self, endpoint: str, response: HttpResponse, password: str) -> dict[str, Any]:
-        errors = self._errors_in(response.body)
+        try:
+            data = json.loads(response.body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = _NOT_JSON
+        errors = _errors_in(data)
         detail = f": {self._scrub('; '.join(errors), password)}" if errors else ""
         if response.status in (401, 403) or any(e.startswith("Hash doesn't match") for e in errors):
             msg = (
@@ -542,12 +515,10 @@ class QuantConnectAPI:
         if not 200 <= response.status < 300:
             msg = f"QuantConnect API {endpoint}: HTTP {response.status}{detail}{self._local_hint()}"
             raise ApiError(msg, endpoint=endpoint, status=response.status)
-        try:
-            data = json.loads(response.body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        if data is _NOT_JSON:
             start = self._scrub(response.body[:120].decode(errors="replace"), password)
             msg = f"QuantConnect API {endpoint}: the answer is not JSON: {start!r}"
-            raise ApiError(msg, endpoint=endpoint, status=response.status) from None
+            raise ApiError(msg, endpoint=endpoint, status=response.status)
         if not isinstance(data, dict):
             msg = f"QuantConnect API {endpoint}: the answer is not an object"
             raise ApiError(msg, endpoint=endpoint, status=response.status)
@@ -556,16 +527,6 @@ class QuantConnectAPI:
             msg = f"QuantConnect API {endpoint} refused the request{reason}"
             raise ApiError(msg, endpoint=endpoint, status=response.status)
         return data
-
-    @staticmethod
-    def _errors_in(body: bytes) -> list[str]:
-        try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return []
-        errors = data.get("errors") if isinstance(data, dict) else None
-        messages = data.get("messages") if isinstance(data, dict) else None
-        return [str(e) for e in (errors or []) + (messages or []) if str(e).strip()]
 
     def _scrub(self, text: str, password: str) -> str:
         for secret in (self._credentials.api_token, password):
@@ -577,3 +538,13 @@ class QuantConnectAPI:
         if self.base_url == LOCAL_API_URL:
             return " (QC_API=local: the API is expected on http://localhost:5612/api/v2/)"
         return ""
+
+
+_NOT_JSON = object()
+
+
+def _errors_in(data: Any) -> list[str]:
+    """Return the ``errors`` and ``messages`` of an answer (none when it is not an object)."""
+    errors = data.get("errors") if isinstance(data, dict) else None
+    messages = data.get("messages") if isinstance(data, dict) else None
+    return [str(e) for e in (errors or []) + (messages or []) if str(e).strip()]

@@ -19,7 +19,9 @@ What one :meth:`ResourceMonitor.update` does (it never raises into the trading l
    limits up the tree, physical RAM, and the RAM of ``target_node`` when one is configured
    (so a local run is checked against an L2-4's 4 GB). Each figure keeps its source.
 3. CPU % = process CPU / CPUs available (affinity, cgroup quota), so 100 % means "every CPU
-   this process may use is busy". The first sample is warming up (``None``), never 0.
+   this process may use is busy". The first sample is warming up (``None``), never 0, and so
+   is a sample taken too soon after the last CPU measurement to measure one (see
+   :data:`~utils.system_probe.MIN_CPU_INTERVAL_SECONDS`).
 4. Broker latency p50/p95/p99 over the last ``latency_window`` round trips (exact, nearest
    rank); timeouts are samples at the timeout value; no latency alert below
    ``latency_min_samples`` samples.
@@ -54,7 +56,7 @@ import math
 import threading
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,6 +85,7 @@ CPU = "cpu"
 LATENCY = "latency"
 LEAN_PEAK_FACTOR = 2.0  # LEAN kills on a single sample above twice the cap
 _MB = 1024 * 1024
+_GB = 1024 * _MB
 
 __all__ = [
     "AlertRule",
@@ -93,7 +96,9 @@ __all__ = [
     "ResourceMetrics",
     "ResourceMonitor",
     "Severity",
+    "alert_prefix",
     "create_resource_monitor",
+    "format_figure",
 ]
 
 
@@ -185,7 +190,7 @@ class ResourceMetrics(NamedTuple):
             samples (LEAN kills above 100).
         process_rss_bytes: This process's resident set.
         cpu_pct: Process CPU as % of the CPUs available (0-100); ``None`` while warming up.
-        cpu_process_pct: Process CPU as % of one CPU (psutil's figure; can exceed 100).
+        cpu_process_pct: Process CPU as % of one CPU (can exceed 100 with several CPUs).
         cpus_available: CPUs this process may use.
         cpu_source: Where the CPU figures come from (and what limits the CPUs).
         latency_p50_ms: Median broker round trip in the window.
@@ -236,31 +241,12 @@ class ResourceMetrics(NamedTuple):
 
     def to_record(self) -> dict[str, Any]:
         """Return the sample as one metrics-log record (keys: :data:`METRIC_FIELDS`)."""
-        return {
-            "sequence": self.sequence,
-            "timestamp": format_utc(self.timestamp),
-            "memory_used_bytes": self.memory_used_bytes,
-            "memory_used_source": self.memory_used_source,
-            "memory_limit_bytes": self.memory_limit_bytes,
-            "memory_limit_source": self.memory_limit_source,
-            "memory_pct": self.memory_pct,
-            "memory_lean_average_pct": self.memory_lean_average_pct,
-            "process_rss_bytes": self.process_rss_bytes,
-            "cpu_pct": self.cpu_pct,
-            "cpu_process_pct": self.cpu_process_pct,
-            "cpus_available": self.cpus_available,
-            "cpu_source": self.cpu_source,
-            "latency_p50_ms": self.latency_p50_ms,
-            "latency_p95_ms": self.latency_p95_ms,
-            "latency_p99_ms": self.latency_p99_ms,
-            "latency_samples": self.latency_samples,
-            "latency_timeouts_total": self.latency_timeouts_total,
-            "active_securities": self.active_securities,
-            "active_positions": self.active_positions,
-            "missing_metrics": list(self.missing_metrics),
-            "alerts_active": list(self.alerts_active),
-            "health_state": self.health_state.value,
-        }
+        record = self._asdict()  # every field, in order; then the JSON forms of the few others
+        record["timestamp"] = format_utc(self.timestamp)
+        record["missing_metrics"] = list(self.missing_metrics)
+        record["alerts_active"] = list(self.alerts_active)
+        record["health_state"] = self.health_state.value
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +292,17 @@ class MetricStatistics:
     max: float | None
     avg: float | None
     p95: float | None
+
+    @classmethod
+    def of(cls, metric: str, values: Iterable[float | None]) -> MetricStatistics:
+        """Return the statistics of ``values``, leaving out the missing ones (``None``, NaN)."""
+        present = sorted(v for v in values if v is not None and v == v)  # NaN != NaN
+        n = len(present)
+        if not n:
+            return cls(metric, 0, None, None, None, None)
+        return cls(
+            metric, n, present[0], present[-1], math.fsum(present) / n, nearest_rank(present, 95)
+        )
 
 
 METRIC_FIELDS: tuple[str, ...] = ResourceMetrics._fields
@@ -393,16 +390,29 @@ class _NullProbe:
         )
 
 
-def _fmt_bytes(value: float | None) -> str:
+def format_figure(value: float | None, unit: str, missing: str = "?") -> str:
+    """Return a figure as the monitor's messages show it.
+
+    ``unit`` ``"pct"`` gives ``"81.3%"``, ``"ms"`` gives ``"412 ms"``, ``"bytes"`` gives
+    ``"1.25 GB"`` from 1 GiB up and ``"512 MB"`` below; any other unit follows the number
+    (``"3 CPUs"``, or just ``"3"`` for ``""``). ``None`` gives ``missing``.
+    """
     if value is None:
-        return "?"
-    if value >= 1024**3:
-        return f"{value / 1024**3:.2f} GB"
-    return f"{value / _MB:.0f} MB"
+        return missing
+    if unit == "pct":
+        return f"{value:.1f}%"
+    if unit == "ms":
+        return f"{value:.0f} ms"
+    if unit == "bytes":
+        return f"{value / _GB:.2f} GB" if value >= _GB else f"{value / _MB:.0f} MB"
+    return f"{value:g} {unit}".rstrip()
 
 
-def _fmt(value: float, unit: str) -> str:
-    return f"{value:.1f}%" if unit == "pct" else f"{value:.0f} ms"
+def alert_prefix(severity: Severity, *, raised: bool) -> str:
+    """Return the seed's wording that starts an alert line (without the space after it)."""
+    if not raised:
+        return "RESOURCE OK:"
+    return "RESOURCE WARNING: CRITICAL" if severity is Severity.CRITICAL else "RESOURCE WARNING:"
 
 
 class ResourceMonitor:
@@ -609,13 +619,10 @@ class ResourceMonitor:
         latency_value = latency.p95_ms if latency.enough_samples else None
 
         # The rules by the value they watch (one pass, no per-rule dispatch).
-        if memory_pct is not None:
-            self._observe(self._memory_rules, memory_pct, now, used, limit)
-            self._observe(self._lean_rules, lean_avg, now, used, limit)
-        if cpu_pct is not None:
-            self._observe(self._cpu_rules, cpu_pct, now, used, limit)
-        if latency_value is not None:
-            self._observe(self._latency_rules, latency_value, now, used, limit)
+        self._observe(self._memory_rules, memory_pct, now, used, limit)
+        self._observe(self._lean_rules, lean_avg, now, used, limit)
+        self._observe(self._cpu_rules, cpu_pct, now, used, limit)
+        self._observe(self._latency_rules, latency_value, now, used, limit)
 
         self._sequence += 1
         self._last_reading = reading
@@ -772,7 +779,6 @@ class ResourceMonitor:
         limit: Limit | None,
     ) -> None:
         tracker = rule.tracker
-        key = f"{rule.metric}.{rule.rule.value}.{rule.severity.value}"
         raised = transition is Transition.RAISED
         if raised:
             rule.started_at = now
@@ -792,10 +798,10 @@ class ResourceMonitor:
             message=message,
         )
         if raised:
-            self._active[key] = alert
+            self._active[alert.key] = alert
             level = logging.CRITICAL if rule.severity is Severity.CRITICAL else logging.WARNING
         else:
-            self._active.pop(key, None)
+            self._active.pop(alert.key, None)
             rule.started_at = None
             level = logging.INFO
         self._active_keys = tuple(self._active)
@@ -826,22 +832,19 @@ class ResourceMonitor:
             why = f"{t.raise_after} consecutive samples"
         if rule.metric == MEMORY and limit is not None:
             detail = (
-                f"; working set {_fmt_bytes(used)} of {_fmt_bytes(limit.value)} ({limit.source})"
+                f"; working set {format_figure(used, 'bytes')} of "
+                f"{format_figure(limit.value, 'bytes')} ({limit.source})"
             )
         elif rule.metric == LATENCY:
             detail = " (broker round-trip p95)"
         else:
             detail = ""
+        prefix = alert_prefix(rule.severity, raised=raised)
         if not raised:
             return (
-                f"RESOURCE OK: {what} {rule.severity.value} cleared at {_fmt(value, unit)} "
-                f"(below {_fmt(t.clear_level, unit)} for {t.clear_after} samples){detail}"
+                f"{prefix} {what} {rule.severity.value} cleared at {format_figure(value, unit)} "
+                f"(below {format_figure(t.clear_level, unit)} for {t.clear_after} samples){detail}"
             )
-        prefix = (
-            "RESOURCE WARNING: CRITICAL "
-            if rule.severity is Severity.CRITICAL
-            else ("RESOURCE WARNING: ")
-        )
         action = ""
         if self.circuit_breaker is not None:
             if rule.severity is Severity.CRITICAL:
@@ -849,8 +852,8 @@ class ResourceMonitor:
             elif self.monitoring.warning_action == "reduce":
                 action = "; only exposure-reducing orders"
         return (
-            f"{prefix}{what} at {_fmt(value, unit)} >= {rule.severity.value} level "
-            f"{_fmt(level, unit)} ({why}){detail}{action}"
+            f"{prefix} {what} at {format_figure(value, unit)} >= {rule.severity.value} level "
+            f"{format_figure(level, unit)} ({why}){detail}{action}"
         )
 
     def _sync_breaker(self) -> None:
@@ -861,28 +864,15 @@ class ResourceMonitor:
             state = breaker.state
             if not self._active and state is BreakerState.ACTIVE:
                 return
-            critical = [a for a in self._active.values() if a.severity is Severity.CRITICAL]
-            warnings = [a for a in self._active.values() if a.severity is Severity.WARNING]
-            if critical:
+            # The newest active alert of each severity is the one the breaker is told about.
+            newest = {alert.severity: alert for alert in self._active.values()}
+            critical, warning = newest.get(Severity.CRITICAL), newest.get(Severity.WARNING)
+            if critical is not None:
                 if state is not BreakerState.HALTED:
-                    alert = critical[-1]
-                    breaker.halt_all_trading(
-                        f"{alert.metric.capitalize()} usage critical: "
-                        f"{_fmt(alert.value, alert.unit)} >= {_fmt(alert.threshold, alert.unit)}"
-                        f" ({alert.rule.value})",
-                        metric=alert.metric, value=alert.value, threshold=alert.threshold,
-                        unit=alert.unit, actor=ACTOR,
-                    )  # fmt: skip
-            elif warnings and self.monitoring.warning_action == "reduce":
+                    _trip(breaker.halt_all_trading, critical, "critical")
+            elif warning is not None and self.monitoring.warning_action == "reduce":
                 if state is BreakerState.ACTIVE:
-                    alert = warnings[-1]
-                    breaker.reduce_exposure_only(
-                        f"{alert.metric.capitalize()} usage high: "
-                        f"{_fmt(alert.value, alert.unit)} >= {_fmt(alert.threshold, alert.unit)}"
-                        f" ({alert.rule.value})",
-                        metric=alert.metric, value=alert.value, threshold=alert.threshold,
-                        unit=alert.unit, actor=ACTOR,
-                    )  # fmt: skip
+                    _trip(breaker.reduce_exposure_only, warning, "high")
             elif state is BreakerState.REDUCING and breaker.status().actor == ACTOR:
                 breaker.restore("resource warnings cleared", actor=ACTOR)
         except Exception as error:
@@ -916,15 +906,12 @@ class ResourceMonitor:
     ) -> HealthState:
         if not self.monitoring.enabled:
             return HealthState.DISABLED
-        if self._active:
-            severities = {a.severity for a in self._active.values()}
-            if Severity.CRITICAL in severities:
-                return HealthState.CRITICAL
-            if stale:
-                return HealthState.STALE
-            return HealthState.WARNING
+        if any(a.severity is Severity.CRITICAL for a in self._active.values()):
+            return HealthState.CRITICAL
         if stale:
             return HealthState.STALE
+        if self._active:
+            return HealthState.WARNING
         if (
             reading is None
             or reading.problems
@@ -1030,18 +1017,7 @@ class ResourceMonitor:
             if cached is not None and cached[0] == key:
                 return dict(cached[1])
             columns = {name: self._history.column(name, last) for name in HISTORY_METRICS}
-        result = {}
-        for name, values in columns.items():
-            present = sorted(v for v in values if v == v)  # NaN != NaN: drop missing
-            n = len(present)
-            result[name] = MetricStatistics(
-                metric=name,
-                samples=n,
-                min=present[0] if n else None,
-                max=present[-1] if n else None,
-                avg=math.fsum(present) / n if n else None,
-                p95=nearest_rank(present, 95) if n else None,
-            )
+        result = {name: MetricStatistics.of(name, values) for name, values in columns.items()}
         with self._lock:
             self._statistics_cache = (key, result)
         return dict(result)
@@ -1186,6 +1162,18 @@ class ResourceMonitor:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+
+
+def _trip(action: Callable[..., BreakerState], alert: ResourceAlert, level_words: str) -> None:
+    """Call a breaker transition (halt or reduce) for ``alert`` with the seed's reason wording."""
+    shown = (
+        f"{format_figure(alert.value, alert.unit)} >= {format_figure(alert.threshold, alert.unit)}"
+    )
+    action(
+        f"{alert.metric.capitalize()} usage {level_words}: {shown} ({alert.rule.value})",
+        metric=alert.metric, value=alert.value, threshold=alert.threshold, unit=alert.unit,
+        actor=ACTOR,
+    )  # fmt: skip
 
 
 def _split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

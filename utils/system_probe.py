@@ -3,9 +3,14 @@
 :class:`SystemProbe` is the interface the monitor depends on (tests pass a hand-written fake);
 :class:`HostProbe` is the real one. Per sample it reads only what the monitor uses:
 
-* process CPU from **one long-lived** :class:`psutil.Process` (``cpu_percent`` is measured per
-  object since its previous call, so the very first reading is "warming up", reported as
-  ``None``, never 0); the raw figure is % of one CPU and can exceed 100 with several threads;
+* process CPU from **one long-lived** :class:`psutil.Process`: the CPU seconds it used
+  (``cpu_times()``, user + system) since the last measurement over the injected clock's
+  monotonic seconds, in % of one CPU: above 100 with several threads busy, never above
+  ``100 x cpus_available``. The first reading has no interval behind it: "warming up"
+  (``None``, never 0). CPU time advances in 10 ms ticks, so a reading less than
+  :data:`MIN_CPU_INTERVAL_SECONDS` after the last measurement is not measurable yet either
+  (``None``; the next reading measures the whole interval) instead of one tick read as
+  thousands of percent;
 * process RSS (``memory_info().rss``, attribute access, never index access);
 * the cgroup working set (usage - inactive_file), only when a cgroup memory limit is in force:
   that is the figure the limit is enforced on. Without one, the process RSS is the working set.
@@ -16,8 +21,8 @@ are read at construction and again every ``limits_refresh_seconds``.
 A failure of any read (``psutil.AccessDenied``, ``psutil.NoSuchProcess``, ``OSError``) leaves
 that figure missing for that sample and is described in :attr:`ProbeReading.problems`; the
 probe itself never raises from :meth:`HostProbe.read`. Without psutil (it is not importable)
-the probe still works from ``/proc/self/statm``, :func:`os.times` and :func:`os.sysconf`, and
-says so in :attr:`ProbeReading.degraded`.
+the probe still works from ``/proc/self/statm``, :func:`os.times` (the same CPU measurement)
+and :func:`os.sysconf`, and says so in :attr:`ProbeReading.degraded`.
 
 Standard library and psutil only: this module ships into LEAN with the monitor.
 """
@@ -25,7 +30,6 @@ Standard library and psutil only: this module ships into LEAN with the monitor.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -56,6 +60,10 @@ CPU = "cpu"
 MEMORY_LIMIT = "memory_limit"
 CPU_LIMIT = "cpu_limit"
 
+MIN_CPU_INTERVAL_SECONDS = 0.1
+"""The shortest interval a CPU figure is measured over: psutil's documented minimum between two
+``cpu_percent`` calls "for accuracy". Over 0.1 s one clock tick is at most 10 points of one CPU."""
+
 
 @dataclass(frozen=True, slots=True)
 class ProbeProblem:
@@ -82,9 +90,12 @@ class ProbeReading(NamedTuple):
         process_rss_bytes: This process's resident set; ``None`` if unread.
         memory_limits: Every memory limit found (cgroup, physical RAM), each with its source.
             The monitor adds the target node's RAM and uses the smallest.
-        cpu_process_pct: Process CPU in % of one CPU (can exceed 100); ``None`` while warming
-            up (first reading) or when the read failed.
-        cpu_warming_up: The CPU figure is missing only because this is the first reading.
+        cpu_process_pct: Process CPU in % of one CPU since the previous measurement (can exceed
+            100, never ``100 x cpus_available``); ``None`` while warming up or when the read
+            failed.
+        cpu_warming_up: The CPU figure is missing only because no measurable interval has
+            passed yet: this is the first reading, or the previous measurement was less than
+            :data:`MIN_CPU_INTERVAL_SECONDS` ago. Not a failure.
         cpus_available: CPUs this process may use (affinity, cgroup quota), with the source.
         cpu_source: Where ``cpu_process_pct`` comes from.
         problems: Figures missing from this sample, and why.
@@ -136,10 +147,14 @@ class HostProbe:
             created once here). Ignored without psutil.
         cgroups: The process's groups (default: discovered under ``root``).
         root: Filesystem root for cgroup discovery and ``/proc`` reads (tests: a fake tree).
-        clock: Decides when limits are re-read.
+        clock: Its monotonic seconds time the CPU intervals and decide when limits are re-read.
         limits_refresh_seconds: Re-read limits this often (they change only on
             ``docker update`` or a node move).
+        min_cpu_interval_seconds: Measure CPU only over at least this long (must be positive).
         use_psutil: ``False`` behaves as if psutil were not importable.
+
+    Raises:
+        ValueError: ``min_cpu_interval_seconds`` is not positive.
     """
 
     def __init__(
@@ -150,8 +165,12 @@ class HostProbe:
         root: Path = Path("/"),
         clock: Clock | None = None,
         limits_refresh_seconds: float = 60.0,
+        min_cpu_interval_seconds: float = MIN_CPU_INTERVAL_SECONDS,
         use_psutil: bool = True,
     ) -> None:
+        if not min_cpu_interval_seconds > 0:
+            msg = f"min_cpu_interval_seconds must be positive, got {min_cpu_interval_seconds}"
+            raise ValueError(msg)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._root = root
         self._refresh_every = limits_refresh_seconds
@@ -165,20 +184,21 @@ class HostProbe:
                 "RAM from os.sysconf()"
             )
             self._process: Any = None
+            self._cpu_source = "os.times (psutil missing)"
+            self._rss_source = "process RSS (/proc/self/statm)"
         else:
             self._process = process if process is not None else psutil.Process()
             self._process_errors = (psutil.Error, OSError)
+            self._cpu_source = "psutil.Process.cpu_times"
+            self._rss_source = "process RSS (psutil.Process.memory_info)"
         self._cgroups = cgroups if cgroups is not None else discover_cgroups(root)
         self._ws_reader = (
             WorkingSetReader(self._cgroups.memory) if self._cgroups.memory is not None else None
         )
         self._degraded = tuple(degraded)
-        # CPU without psutil: previous (os.times user+system, monotonic) pair.
-        self._last_times: tuple[float, float] | None = None
-        self._cpu_primed = False
-        self._cpu_source = (
-            "psutil.Process.cpu_percent" if psutil is not None else "os.times (psutil missing)"
-        )
+        self._min_cpu_interval = min_cpu_interval_seconds
+        # The last CPU measurement: (monotonic seconds, process CPU seconds); None before one.
+        self._cpu_mark: tuple[float, float] | None = None
         self._page_size = _page_size()
         self._next_refresh = float("-inf")
         self._limit_problems: tuple[ProbeProblem, ...] = ()
@@ -194,10 +214,11 @@ class HostProbe:
 
     def read(self) -> ProbeReading:
         """Return the current figures; never raises."""
-        if self._clock.monotonic() >= self._next_refresh:
+        now = self._clock.monotonic()
+        if now >= self._next_refresh:
             self._refresh_limits()
         problems: list[ProbeProblem] = list(self._limit_problems)
-        cpu_pct, warming = self._read_cpu(problems)
+        cpu_pct, warming = self._read_cpu(now, problems)
         rss = self._read_rss(problems)
         if self._cgroup_memory_limited and self._ws_reader is not None:
             try:
@@ -222,34 +243,22 @@ class HostProbe:
             degraded=self._degraded,
         )
 
-    @property
-    def _rss_source(self) -> str:
-        if self._psutil is not None:
-            return "process RSS (psutil.Process.memory_info)"
-        return "process RSS (/proc/self/statm)"
-
-    def _read_cpu(self, problems: list[ProbeProblem]) -> tuple[float | None, bool]:
+    def _read_cpu(self, now: float, problems: list[ProbeProblem]) -> tuple[float | None, bool]:
+        """Return (% of one CPU since the last measurement, warming up)."""
+        mark = self._cpu_mark
+        if mark is not None and now - mark[0] < self._min_cpu_interval:
+            return None, True  # too soon to measure; the next measurement covers this time too
         try:
-            if self._process is not None:
-                value = float(self._process.cpu_percent(interval=None))
-            else:
-                value = self._cpu_from_os_times()
+            times = self._process.cpu_times() if self._process is not None else os.times()
         except self._process_errors as error:
             problems.append(_problem(CPU, error, "process CPU"))
             return None, False
-        if not self._cpu_primed:
-            # psutil returns 0.0 on an object's first call: that is "no interval yet", not idle.
-            self._cpu_primed = True
-            return None, True
-        return value, False
-
-    def _cpu_from_os_times(self) -> float:
-        times = os.times()
-        now = (times.user + times.system, time.monotonic())
-        previous, self._last_times = self._last_times, now
-        if previous is None or now[1] <= previous[1]:
-            return 0.0
-        return (now[0] - previous[0]) / (now[1] - previous[1]) * 100.0
+        used = times.user + times.system
+        self._cpu_mark = (now, used)
+        if mark is None:
+            return None, True  # the first reading: no interval behind it yet
+        pct = (used - mark[1]) / (now - mark[0]) * 100.0
+        return min(max(pct, 0.0), 100.0 * self._cpus.value), False
 
     def _read_rss(self, problems: list[ProbeProblem]) -> int | None:
         try:

@@ -269,11 +269,6 @@ class FakeQuantConnect:
         project_id: int = created["projects"][0]["projectId"]
         return project_id
 
-    def reset_requests(self) -> None:
-        """Forget the recorded requests (state is kept)."""
-        with self._lock:
-            self.requests.clear()
-
     # ---------------------------------------------------------------- protocol
 
     def handle(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tests.fake_qc_api.protocol import FakeQuantConnect
 
 if TYPE_CHECKING:
-    from utils.qc_api import HttpRequest, HttpResponse
+    from utils.qc_api import HttpRequest, HttpResponse, Transport
 
 LEAN_CLI_PORT = 5612
 
@@ -88,7 +88,7 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def in_process_transport(fake: FakeQuantConnect) -> Any:
+def in_process_transport(fake: FakeQuantConnect) -> Transport:
     """Return a transport for :class:`utils.qc_api.QuantConnectAPI` that calls ``fake`` directly.
 
     The request goes through the same protocol code as over HTTP (auth, parameters, errors),

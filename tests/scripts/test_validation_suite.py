@@ -92,7 +92,7 @@ def test_a_halted_breaker_from_a_previous_run_fails_loudly(tmp_path: Path) -> No
     assert "CIRCUIT BREAKER HALTED" in out
     assert "TRADING IS HALTED by the circuit breaker: Memory usage critical: 93.0%" in out
     assert "✗ FAIL" in out
-    assert ".reset('YOUR NAME', 'WHY')" in out
+    assert "scripts/circuit_breaker.py" in out
     assert state.read_bytes() == before
 
 
@@ -108,6 +108,9 @@ def test_a_halted_breaker_is_a_failure_in_json_too(tmp_path: Path) -> None:
     assert check["status"] == "fail"
     assert "HALTED" in check["detail"]
     assert "by ana: manual halt" in check["detail"]
+    log = tmp_path / "circuit_breaker_log.json"
+    reset = f'reset --state {state} --log {log} --actor "YOUR NAME" --reason "WHY"'
+    assert f"python scripts/circuit_breaker.py {reset}" in check["fix"]
 
 
 def test_a_corrupt_breaker_state_fails_closed_and_is_left_alone(tmp_path: Path) -> None:

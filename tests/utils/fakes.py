@@ -1,12 +1,34 @@
-"""Hand-written fakes for the runtime's injectable parts (a system probe; clocks are in utils)."""
+"""Hand-written fakes for the runtime's injectable parts (a system probe, a process whose CPU
+time the test sets; clocks are in utils)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import psutil  # type: ignore[import-untyped,unused-ignore]
 
 from utils.system_probe import Limit, ProbeProblem, ProbeReading
 
 GIB = 1024**3
+
+
+class CpuTimes(NamedTuple):
+    """The part of ``psutil.Process.cpu_times()`` the probe reads."""
+
+    user: float
+    system: float
+
+
+class TickingProcess(psutil.Process):  # type: ignore[misc]
+    """This process, with the CPU seconds the test sets (the kernel counts them in 10 ms ticks)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cpu_seconds = 100.0
+
+    def cpu_times(self) -> Any:
+        return CpuTimes(user=self.cpu_seconds * 0.75, system=self.cpu_seconds * 0.25)
 
 
 class FakeProbe:

@@ -312,6 +312,35 @@ def test_component_names_in_comments_do_not_count(tmp_path: Path) -> None:
     assert not requirements.use_spread_tracker
 
 
+def test_component_names_in_docstrings_do_not_count(tmp_path: Path) -> None:
+    text = '''"""A bot with a scanner, a circuit breaker and a spread tracker; uses CUDA."""
+from AlgorithmImports import QCAlgorithm
+import torch
+
+class Algo(QCAlgorithm):
+    """Take profit at api.openai.com; read option.greeks."""
+
+    def initialize(self):
+        """Start the scanner and the risk_management."""
+        self.add_option("SPY")
+        self.model = torch.nn.Linear(2, 1)
+        self.model.backward()
+
+    if True:
+        def later(self):
+            """A profit_target kept by an iron_condor."""
+'''
+    requirements = AlgorithmAnalyzer().analyze(_write(tmp_path, "main.py", text))
+    assert requirements.use_ml_training  # the code around the docstrings is read
+    assert not requirements.use_scanners
+    assert not requirements.use_risk_management
+    assert not requirements.use_spread_tracker
+    assert not requirements.use_profit_taking
+    assert not requirements.use_greeks
+    assert not requirements.use_llm_analysis
+    assert [source.line for source in requirements.sources["needs_gpu"]] == [3]  # the import
+
+
 def test_greeks_count_only_with_options(tmp_path: Path) -> None:
     body = 'self.add_equity("SPY")\nx = self.securities["SPY"].greeks'
     assert not _algorithm(tmp_path, body).use_greeks

@@ -136,12 +136,7 @@ def harness() -> Harness:
 
 def analysis_for(requirements: AlgorithmRequirements) -> Callable[[Path, Settings], Analysis]:
     def analyse(path: Path, settings: Settings) -> Analysis:
-        optimizer = NodeOptimizer(settings=settings)
-        return Analysis(
-            requirements=requirements,
-            optimizer=optimizer,
-            recommendations=optimizer.recommend_nodes(requirements),
-        )
+        return Analysis(requirements=requirements, optimizer=NodeOptimizer(settings=settings))
 
     return analyse
 

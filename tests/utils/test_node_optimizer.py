@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +21,16 @@ def optimizer() -> NodeOptimizer:
 
 
 SEED = AlgorithmRequirements(num_option_chains=5, use_llm_analysis=True)
+#: One security, no option chains, only the scanners of the seed's components.
+LIGHT = AlgorithmRequirements(
+    num_securities=1,
+    num_option_chains=0,
+    use_llm_analysis=False,
+    use_risk_management=False,
+    use_spread_tracker=False,
+    use_profit_taking=False,
+)
+SMALL = replace(LIGHT, use_scanners=False)
 
 
 # -- the seed ---------------------------------------------------------------------------------
@@ -92,37 +103,18 @@ def test_totals_add_the_recommended_nodes(optimizer: NodeOptimizer) -> None:
 def test_a_small_algorithm_gets_the_cheapest_node_and_no_binding_constraint(
     optimizer: NodeOptimizer,
 ) -> None:
-    small = AlgorithmRequirements(
-        num_securities=1,
-        num_option_chains=0,
-        use_scanners=False,
-        use_llm_analysis=False,
-        use_risk_management=False,
-        use_spread_tracker=False,
-        use_profit_taking=False,
-    )
-    backtesting = optimizer.recommend(small, Family.BACKTESTING)
+    backtesting = optimizer.recommend(SMALL, Family.BACKTESTING)
     assert backtesting["node"] is not None
     assert backtesting["node"].model == "B-MICRO"
     assert backtesting["binding_constraint"] == Constraint.NONE
 
 
 def test_scanners_beside_the_trading_loop_need_a_second_core(optimizer: NodeOptimizer) -> None:
-    light = AlgorithmRequirements(
-        num_securities=1,
-        num_option_chains=0,
-        use_llm_analysis=False,
-        use_risk_management=False,
-        use_spread_tracker=False,
-        use_profit_taking=False,
-    )
-    live = optimizer.recommend(light, Family.LIVE_TRADING)
+    live = optimizer.recommend(LIGHT, Family.LIVE_TRADING)
     assert live["node"] is not None
     assert live["node"].model == "L2-4"  # L1-2 holds the memory but has one core
     assert live["binding_constraint"] == "cores"
-    without = optimizer.recommend(
-        AlgorithmRequirements(**{**_fields(light), "use_scanners": False}), Family.LIVE_TRADING
-    )
+    without = optimizer.recommend(SMALL, Family.LIVE_TRADING)
     assert without["node"] is not None
     assert without["node"].model == "L1-2"
 
@@ -346,19 +338,3 @@ def test_max_contracts_per_chain_is_exactly_the_edge_of_fitting(
     over = _OPTIMIZER.check(node, requirements.with_contracts_per_chain(most + 1)).estimate_mb
     assert at <= limit + 1e-6
     assert over > limit or math.isclose(over, limit)
-
-
-def _fields(requirements: AlgorithmRequirements) -> dict[str, object]:
-    return {
-        name: getattr(requirements, name)
-        for name in (
-            "num_securities",
-            "num_option_chains",
-            "contracts_per_chain",
-            "use_scanners",
-            "use_llm_analysis",
-            "use_risk_management",
-            "use_spread_tracker",
-            "use_profit_taking",
-        )
-    }

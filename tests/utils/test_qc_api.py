@@ -344,18 +344,6 @@ def test_update_project_nodes_fails_when_the_answer_does_not_show_the_pin(
         api.update_project_nodes(project_id, [fake.node("B8-16").id])
 
 
-def test_find_project_by_name(fake: FakeQuantConnect) -> None:
-    fake.create_project("Alpha")
-    beta = fake.create_project("Beta")
-    api = client(fake)
-
-    found = api.find_project("Beta")
-
-    assert found is not None
-    assert found.project_id == beta
-    assert api.find_project("Gamma") is None
-
-
 def test_preferred_organization_comes_from_account_read(fake: FakeQuantConnect) -> None:
     assert client(fake).preferred_organization_id() == fake.organization_id
 

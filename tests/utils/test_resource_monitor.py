@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.utils.fakes import GIB, FakeProbe, RaisingProbe
+from tests.utils.fakes import GIB, FakeProbe, RaisingProbe, TickingProcess
+from utils.cgroup import Cgroups
 from utils.circuit_breaker import BreakerState, CircuitBreaker
 from utils.clock import ManualClock
 from utils.errors import SettingsError
@@ -32,7 +33,7 @@ from utils.settings import (
     ResourceLimits,
     settings_from_mapping,
 )
-from utils.system_probe import Limit, ProbeProblem
+from utils.system_probe import HostProbe, Limit, ProbeProblem
 from utils.thresholds import Severity
 
 INTERVAL = 30.0
@@ -236,6 +237,25 @@ def test_a_warming_up_cpu_is_none_not_zero_and_not_missing(rig: Rig) -> None:
     assert metrics.cpu_pct is None
     assert "cpu" not in metrics.missing_metrics
     assert rig.monitor.health().state is HealthState.HEALTHY
+
+
+def test_samples_milliseconds_apart_never_read_cpu_above_100_pct(tmp_path: Path) -> None:
+    clock = ManualClock()
+    process = TickingProcess()
+    probe = HostProbe(process=process, cgroups=Cgroups(), clock=clock)
+    monitor = create_resource_monitor(config={"log_metrics": False}, clock=clock, probe=probe)
+    samples = [monitor.update()]
+    for step in range(1, 1000):  # a backtest loop: one sample every 0.37 ms
+        clock.advance(0.00037)
+        if step % 27 == 0:
+            process.cpu_seconds += 0.01  # one busy CPU: a 10 ms tick every 27 samples
+        samples.append(monitor.update())
+
+    measured = [s.cpu_pct for s in samples if s.cpu_pct is not None]
+
+    assert len(measured) >= 3
+    assert all(0.0 <= pct <= 100.0 for pct in measured)
+    assert all("cpu" not in s.missing_metrics for s in samples)
 
 
 def test_cpu_over_its_warning_level_raises_a_cpu_warning(rig: Rig) -> None:

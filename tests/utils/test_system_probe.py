@@ -10,9 +10,10 @@ import psutil  # type: ignore[import-untyped,unused-ignore]
 import pytest
 
 from tests.utils.cgroup_trees import V1_NO_LIMIT, v1_tree, v2_tree
+from tests.utils.fakes import TickingProcess
 from utils.cgroup import Cgroups, discover_cgroups
 from utils.clock import ManualClock
-from utils.system_probe import HostProbe
+from utils.system_probe import MIN_CPU_INTERVAL_SECONDS, HostProbe, ProbeReading
 
 GIB = 1024**3
 
@@ -27,7 +28,7 @@ class DeniedMemoryProcess(psutil.Process):  # type: ignore[misc]
 class VanishedProcess(psutil.Process):  # type: ignore[misc]
     """This process, but it has gone away."""
 
-    def cpu_percent(self, interval: float | None = None) -> float:
+    def cpu_times(self) -> Any:
         raise psutil.NoSuchProcess(self.pid, "fake")
 
     def memory_info(self) -> Any:
@@ -80,9 +81,11 @@ def test_one_psutil_process_object_serves_every_sample(
 
 
 def test_first_cpu_reading_is_warming_up_not_zero() -> None:
-    probe = HostProbe(cgroups=Cgroups())
+    clock = ManualClock()
+    probe = HostProbe(cgroups=Cgroups(), clock=clock)
 
     first = probe.read()
+    clock.advance(1)
     second = probe.read()
 
     assert first.cpu_process_pct is None
@@ -92,9 +95,72 @@ def test_first_cpu_reading_is_warming_up_not_zero() -> None:
     assert second.cpu_warming_up is False
 
 
+class CpuRig:
+    """A real probe on a process whose CPU seconds the test sets, after its first reading."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.clock = ManualClock()
+        self.process = TickingProcess()
+        self.probe = HostProbe(
+            process=self.process,
+            cgroups=None if root is not None else Cgroups(),
+            root=root or Path("/"),
+            clock=self.clock,
+        )
+        self.probe.read()
+
+    def read_after(self, seconds: float, cpu_seconds: float) -> ProbeReading:
+        """Read ``seconds`` later, the process having used ``cpu_seconds`` more."""
+        self.clock.advance(seconds)
+        self.process.cpu_seconds += cpu_seconds
+        return self.probe.read()
+
+
+def test_cpu_is_the_cpu_seconds_used_over_the_monotonic_interval() -> None:
+    reading = CpuRig().read_after(2, 0.5)
+
+    assert reading.cpu_process_pct == pytest.approx(25.0)
+    assert reading.cpu_warming_up is False
+    assert reading.cpu_source == "psutil.Process.cpu_times"
+
+
+def test_a_reading_milliseconds_after_the_last_measures_nothing_then_the_whole_interval() -> None:
+    rig = CpuRig()
+
+    too_soon = rig.read_after(0.004, 0.01)  # one 10 ms tick in 4 ms: as a figure, 250 %
+    measured = rig.read_after(MIN_CPU_INTERVAL_SECONDS, 0.01)
+
+    assert too_soon.cpu_process_pct is None
+    assert too_soon.cpu_warming_up is True  # not measurable yet: not a missing figure
+    assert too_soon.problems == ()
+    assert measured.cpu_process_pct == pytest.approx(
+        0.02 / (0.004 + MIN_CPU_INTERVAL_SECONDS) * 100
+    )
+    assert measured.cpu_warming_up is False
+
+
+def test_cpu_is_never_above_what_the_cpus_available_can_do(tmp_path: Path) -> None:
+    v2_tree(tmp_path, cpu_max={"/app.slice/algo.scope": "100000 100000"})  # one CPU
+    rig = CpuRig(root=tmp_path)
+
+    # 12 ticks of 10 ms counted in 0.1 s: more than one CPU can do
+    reading = rig.read_after(MIN_CPU_INTERVAL_SECONDS, 0.12)
+
+    assert reading.cpus_available.value == 1.0
+    assert reading.cpu_process_pct == 100.0
+
+
+@pytest.mark.parametrize("seconds", [0.0, -1.0])
+def test_the_minimum_cpu_interval_must_be_positive(seconds: float) -> None:
+    with pytest.raises(ValueError, match="min_cpu_interval_seconds"):
+        HostProbe(cgroups=Cgroups(), min_cpu_interval_seconds=seconds)
+
+
 def test_access_denied_leaves_memory_missing_and_cpu_measured() -> None:
-    probe = HostProbe(process=DeniedMemoryProcess(), cgroups=Cgroups())
+    clock = ManualClock()
+    probe = HostProbe(process=DeniedMemoryProcess(), cgroups=Cgroups(), clock=clock)
     probe.read()
+    clock.advance(1)
 
     reading = probe.read()
 
@@ -171,9 +237,11 @@ def test_without_psutil_the_probe_still_reads_memory_and_cpu(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "psutil", None)  # import psutil -> ImportError
-    probe = HostProbe(cgroups=Cgroups())
+    clock = ManualClock()
+    probe = HostProbe(cgroups=Cgroups(), clock=clock)
 
     first = probe.read()
+    clock.advance(1)
     second = probe.read()
 
     assert first.degraded
