@@ -7,7 +7,7 @@ ALGORITHM ?= algorithms/options_trading_bot.py
 
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: run test lint types pytest bench requirements clean
+.PHONY: run test lint types pytest bench requirements docs clean
 
 # The runtime install (what a trader needs to analyse and deploy).
 $(VENV)/.stamp-run: pyproject.toml
@@ -45,6 +45,10 @@ bench: $(VENV)/.stamp-dev
 # requirements.txt is generated from pyproject.toml for `pip install -r requirements.txt` users.
 requirements: $(VENV)/.stamp-run
 	$(PY) scripts/generate_requirements.py > requirements.txt
+
+# The guide's node table is generated from utils/node_catalog.py.
+docs: $(VENV)/.stamp-run
+	$(PY) scripts/generate_docs.py
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache .hypothesis
